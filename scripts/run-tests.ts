@@ -1,0 +1,86 @@
+// `npm test` (after typecheck and lint): starts a real PostgreSQL for the run (embedded, or the server
+// in TEST_DATABASE_URL), builds a migrated template database, fails if entities and migrations drift
+// apart, then runs every test file with node:test. Each test file clones the template into a database
+// of its own, so files run in parallel without sharing rows.
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import pg from "pg";
+import { migrate } from "../src/core/database.js";
+import { EmbeddedPostgres } from "../src/core/embedded-postgres.js";
+import { DATA_DIR, PROJECT_ROOT } from "../src/core/paths.js";
+
+const TEMPLATE = "cio_template";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+function testFiles(roots: string[]): string[] {
+  const out: string[] = [];
+  const walk = (p: string) => {
+    if (fs.statSync(p).isDirectory()) for (const f of fs.readdirSync(p).sort()) walk(path.join(p, f));
+    else if (p.endsWith(".test.ts")) out.push(p);
+  };
+  for (const r of roots) walk(path.resolve(PROJECT_ROOT, r));
+  return out;
+}
+
+const roots = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["test"];
+let embedded: EmbeddedPostgres | undefined;
+let adminUrl = process.env["TEST_DATABASE_URL"];
+if (!adminUrl) {
+  const dir = path.join(DATA_DIR, "test-postgres");
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(`${dir}.password`, { force: true });
+  embedded = new EmbeddedPostgres({
+    dir,
+    port: await freePort(),
+    database: "postgres",
+    // A throwaway cluster: durability settings off for speed (crash tests kill the service, not the OS).
+    settings: { fsync: "off", full_page_writes: "off", synchronous_commit: "off", max_connections: "300" },
+  });
+  adminUrl = await embedded.start();
+}
+
+let status = 1;
+try {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${TEMPLATE}`);
+  await admin.end();
+  const templateUrl = Object.assign(new URL(adminUrl), { pathname: `/${TEMPLATE}` }).toString();
+  await migrate(templateUrl);
+
+  // Drift check: the entities must describe exactly what the migrations built.
+  const drift = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "node_modules/typeorm/cli.js", "migration:generate", "--check", "-d", "ormconfig.ts", "migrations/Drift"],
+    { cwd: PROJECT_ROOT, env: { ...process.env, DATABASE_URL: templateUrl }, encoding: "utf8" },
+  );
+  if (drift.status !== 0) {
+    console.error(`Entities and migrations have drifted apart; generate a migration (npm run typeorm -- migration:generate migrations/Name).\n${drift.stdout}${drift.stderr}`);
+    process.exit(1);
+  }
+  console.log("schema drift check: entities and migrations agree");
+
+  const files = testFiles(roots);
+  const result = spawnSync(
+    process.execPath,
+    ["--import", "tsx", "--test", "--test-reporter=spec", `--test-concurrency=${process.env["TEST_CONCURRENCY"] ?? 2}`, ...files],
+    { cwd: PROJECT_ROOT, stdio: "inherit", env: { ...process.env, TEST_PG_ADMIN_URL: adminUrl, TEST_PG_TEMPLATE: TEMPLATE } },
+  );
+  status = result.status ?? 1;
+} finally {
+  await embedded?.stop();
+}
+process.exit(status);

@@ -1,0 +1,70 @@
+// The composition root: builds every part of the service from a Config and starts the HTTP server.
+// main.ts owns the process (signals, exit codes); tests call startService() directly.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Config } from "./core/config.js";
+import { createDataSource, migrate, openDatabase, poolOf, type Database } from "./core/database.js";
+import { createHttpApp } from "./core/http.js";
+import { type Logger, safeUrl } from "./core/logger.js";
+import { healthRoutes } from "./health/health.routes.js";
+import { EventStore } from "./webhooks/event-store.js";
+import { webhookRoutes } from "./webhooks/webhook.routes.js";
+
+export interface Service {
+  url: string;
+  server: http.Server;
+  store: EventStore;
+  database: Database;
+  /** Graceful stop: refuse new connections, finish in-flight requests and writes, close the pool. */
+  stop(): Promise<void>;
+}
+
+export async function startService(config: Config, log: Logger): Promise<Service> {
+  const database = await openDatabase(config.database, { log: (m) => log.info(m), owner: true });
+  try {
+    if (config.database.runMigrations) {
+      const applied = await migrate(database.url);
+      if (applied.length > 0) log.info({ migrations: applied }, "migrations applied");
+    }
+    const dataSource = createDataSource(database.url, {
+      poolSize: config.database.poolSize,
+      connectTimeoutMs: config.database.connectTimeoutMs,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+    });
+    await dataSource.initialize();
+    const pool = poolOf(dataSource);
+    // An idle client whose server went away emits 'error'; the pool drops it and we reconnect later.
+    pool.on("error", (err) => log.warn({ err: err.message }, "idle database connection lost"));
+    log.info({ database: safeUrl(database.url) }, "database connected");
+
+    const store = new EventStore(pool, config.ingest, log);
+    let shuttingDown = false;
+    const app = createHttpApp(log, [healthRoutes(dataSource, () => shuttingDown), webhookRoutes(config.webhooks, store)]);
+
+    const server = http.createServer(app.callback());
+    server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
+    server.requestTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    const address = server.address() as AddressInfo;
+    const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address === "0.0.0.0" ? "127.0.0.1" : address.address}:${address.port}`;
+
+    const stop = async () => {
+      shuttingDown = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const forced = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+      await closed;
+      clearTimeout(forced);
+      await store.drained();
+      await dataSource.destroy();
+      await database.close();
+    };
+    return { url, server, store, database, stop };
+  } catch (err) {
+    await database.close().catch(() => undefined);
+    throw err;
+  }
+}

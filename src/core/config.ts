@@ -1,0 +1,190 @@
+// Owns the service's configuration: the only module that reads process.env. Every variable is parsed
+// and validated once at start; a bad configuration fails with every problem named at once.
+import path from "node:path";
+import { z } from "zod";
+import { PROJECT_ROOT } from "./paths.js";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no", ""])
+    .optional()
+    .transform((v) => (v === undefined || v === "" ? fallback : v === "true" || v === "1" || v === "yes"));
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `must be an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const byteSize = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const text = (v ?? "").trim() || fallback;
+      const m = /^(\d+)\s*(b|kb|mb)?$/i.exec(text);
+      if (!m) {
+        ctx.addIssue({ code: "custom", message: `must be a size such as 512kb or 5mb, got "${text}"` });
+        return z.NEVER;
+      }
+      const unit = (m[2] ?? "b").toLowerCase();
+      return Number(m[1]) * (unit === "mb" ? 1024 * 1024 : unit === "kb" ? 1024 : 1);
+    });
+
+const csv = z
+  .string()
+  .optional()
+  .transform((v) => (v ?? "").split(",").map((s) => s.trim()).filter((s) => s.length > 0));
+
+const envSchema = z.object({
+  NODE_ENV: z.string().optional().default("development"),
+  HOST: z.string().optional().default("0.0.0.0"),
+  PORT: int(3000, 0, 65535),
+  LOG_LEVEL: z.enum(LOG_LEVELS).optional().default("info"),
+
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === "" || /^postgres(ql)?:\/\//.test(v), "must start with postgres:// or postgresql://"),
+  EMBEDDED_PG_PORT: int(5433, 1, 65535),
+  EMBEDDED_PG_DIR: z.string().optional().default(".data/postgres"),
+  MIGRATIONS_RUN: bool(true),
+
+  DB_POOL_SIZE: int(10, 1, 200),
+  DB_CONNECT_TIMEOUT_MS: int(1000, 100, 60_000),
+  DB_STATEMENT_TIMEOUT_MS: int(2000, 100, 600_000),
+
+  CIO_WEBHOOK_SIGNING_KEYS: csv,
+  CIO_WEBHOOK_TOLERANCE_SECONDS: int(8 * 24 * 3600, 0, 365 * 24 * 3600),
+  INSECURE_SKIP_SIGNATURE: bool(false),
+  WEBHOOK_BODY_LIMIT: byteSize("5mb"),
+  WEBHOOK_TIMEOUT_MS: int(3000, 100, 3900),
+
+  INGEST_MAX_BATCH: int(200, 1, 5000),
+  INGEST_MAX_IN_FLIGHT: int(2, 1, 64),
+
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
+});
+
+export interface Config {
+  env: string;
+  production: boolean;
+  host: string;
+  port: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  database: {
+    /** External server; undefined means the embedded PostgreSQL is started. */
+    url: string | undefined;
+    embeddedPort: number;
+    embeddedDir: string;
+    runMigrations: boolean;
+    poolSize: number;
+    connectTimeoutMs: number;
+    statementTimeoutMs: number;
+  };
+  webhooks: {
+    signingKeys: string[];
+    /** Where the keys came from: the environment, or the trial key generated under .data/. */
+    keySource: "env" | "generated" | "none";
+    toleranceSeconds: number;
+    skipSignature: boolean;
+    bodyLimitBytes: number;
+    timeoutMs: number;
+  };
+  ingest: { maxBatch: number; maxInFlight: number };
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export interface ConfigHooks {
+  /** Returns (creating it if needed) the generated key used in trial mode. */
+  trialSigningKey?: () => string;
+}
+
+function parse<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  return parsed.data;
+}
+
+function databaseConfig(e: z.infer<typeof envSchema>): Config["database"] {
+  return {
+    url: e.DATABASE_URL ? e.DATABASE_URL : undefined,
+    embeddedPort: e.EMBEDDED_PG_PORT,
+    embeddedDir: path.resolve(PROJECT_ROOT, e.EMBEDDED_PG_DIR),
+    runMigrations: e.MIGRATIONS_RUN,
+    poolSize: e.DB_POOL_SIZE,
+    connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+  };
+}
+
+/** Only the database settings: for tools (migrations, replay) that need no webhook keys. */
+export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Config["database"] {
+  return databaseConfig(parse(envSchema, env));
+}
+
+/** Parses and validates the environment. Throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHooks = {}): Config {
+  const e = parse(envSchema, env);
+  const database = databaseConfig(e);
+  const production = e.NODE_ENV === "production" || database.url !== undefined;
+  const problems: string[] = [];
+
+  let signingKeys = e.CIO_WEBHOOK_SIGNING_KEYS;
+  let keySource: Config["webhooks"]["keySource"] = signingKeys.length > 0 ? "env" : "none";
+  if (production && e.INSECURE_SKIP_SIGNATURE) {
+    problems.push("INSECURE_SKIP_SIGNATURE: not allowed with NODE_ENV=production or an external DATABASE_URL");
+  }
+  if (signingKeys.length === 0 && !e.INSECURE_SKIP_SIGNATURE) {
+    if (production) {
+      problems.push(
+        "CIO_WEBHOOK_SIGNING_KEYS: required with NODE_ENV=production or an external DATABASE_URL " +
+          "(Customer.io > Data & Integrations > Reporting webhooks > signing key)",
+      );
+    } else if (hooks.trialSigningKey) {
+      signingKeys = [hooks.trialSigningKey()];
+      keySource = "generated";
+    } else {
+      problems.push("CIO_WEBHOOK_SIGNING_KEYS: required (or set INSECURE_SKIP_SIGNATURE=true for local development)");
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    env: e.NODE_ENV,
+    production,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    database,
+    webhooks: {
+      signingKeys,
+      keySource,
+      toleranceSeconds: e.CIO_WEBHOOK_TOLERANCE_SECONDS,
+      skipSignature: e.INSECURE_SKIP_SIGNATURE,
+      bodyLimitBytes: e.WEBHOOK_BODY_LIMIT,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    },
+    ingest: { maxBatch: e.INGEST_MAX_BATCH, maxInFlight: e.INGEST_MAX_IN_FLIGHT },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

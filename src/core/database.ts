@@ -1,0 +1,116 @@
+// Owns the connection to PostgreSQL: which server (external or embedded), the TypeORM DataSource and
+// its pg pool settings, migrations, and readiness.
+import type pg from "pg";
+import { DataSource } from "typeorm";
+import type { DataSourceOptions } from "typeorm";
+type PostgresConnectionOptions = Extract<DataSourceOptions, { type: "postgres" }>;
+import { Delivery } from "../../entities/delivery.entity.js";
+import { DeliveryEvent } from "../../entities/delivery-event.entity.js";
+import { PersonSubscription } from "../../entities/person-subscription.entity.js";
+import { migrations } from "../../migrations/index.js";
+import type { Config } from "./config.js";
+import { EmbeddedPostgres } from "./embedded-postgres.js";
+
+export const entities = [DeliveryEvent, Delivery, PersonSubscription];
+export const EMBEDDED_DATABASE = "cio";
+
+export interface PoolSettings {
+  poolSize: number;
+  connectTimeoutMs: number;
+  /** 0 = no limit (migrations, replay, benchmarks' setup). */
+  statementTimeoutMs: number;
+  applicationName?: string;
+}
+
+export function dataSourceOptions(url: string, pool: PoolSettings): PostgresConnectionOptions {
+  return {
+    type: "postgres",
+    url,
+    entities,
+    migrations,
+    migrationsTableName: "migrations",
+    migrationsTransactionMode: "each",
+    synchronize: false,
+    logging: false,
+    poolSize: pool.poolSize,
+    connectTimeoutMS: pool.connectTimeoutMs,
+    applicationName: pool.applicationName ?? "cio-companion",
+    extra: {
+      // Server-side limit plus a client-side one a little later: a stalled server or network still
+      // turns into an error (and a 503) instead of a hang.
+      statement_timeout: pool.statementTimeoutMs || undefined,
+      query_timeout: pool.statementTimeoutMs ? pool.statementTimeoutMs + 500 : undefined,
+      idle_in_transaction_session_timeout: 60_000,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+    },
+  };
+}
+
+export function createDataSource(url: string, pool: PoolSettings): DataSource {
+  return new DataSource(dataSourceOptions(url, pool));
+}
+
+/** The pg pool behind a DataSource: the hot paths use it directly, one round trip per batch. */
+export function poolOf(dataSource: DataSource): pg.Pool {
+  return (dataSource.driver as unknown as { master: pg.Pool }).master;
+}
+
+/** Runs pending migrations on a short-lived connection without statement timeout, one instance at a time. */
+export async function migrate(url: string): Promise<string[]> {
+  const ds = createDataSource(url, { poolSize: 2, connectTimeoutMs: 10_000, statementTimeoutMs: 0, applicationName: "cio-companion-migrate" });
+  await ds.initialize();
+  try {
+    // Several instances may start together: the advisory lock lets one migrate while the others wait.
+    const runner = ds.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.query("SELECT pg_advisory_lock(hashtext('cio-companion:migrations'))");
+      const applied = await ds.runMigrations({ transaction: "each" });
+      return applied.map((m) => m.name);
+    } finally {
+      await runner.query("SELECT pg_advisory_unlock(hashtext('cio-companion:migrations'))").catch(() => undefined);
+      await runner.release();
+    }
+  } finally {
+    await ds.destroy();
+  }
+}
+
+export interface Database {
+  url: string;
+  embedded?: EmbeddedPostgres;
+  close(): Promise<void>;
+}
+
+/**
+ * Resolves the server: DATABASE_URL, or the embedded PostgreSQL (started here if needed). The service
+ * owns the embedded server and stops it on shutdown; command-line tools stop it only if they started it,
+ * so running one next to the service leaves the service's database alone.
+ */
+export async function openDatabase(
+  config: Config["database"],
+  options: { log?: (msg: string) => void; owner: boolean },
+): Promise<Database> {
+  if (config.url) return { url: config.url, close: async () => undefined };
+  const embedded = new EmbeddedPostgres({ dir: config.embeddedDir, port: config.embeddedPort, database: EMBEDDED_DATABASE, log: options.log });
+  const url = await embedded.start();
+  const startedHere = embedded.startedHere;
+  return { url, embedded, close: () => (options.owner || startedHere ? embedded.stop() : Promise.resolve()) };
+}
+
+/** The URL tools use when they do not start the server themselves (ormconfig.ts, CLI scripts). */
+export function configuredUrl(config: Config["database"]): string {
+  if (config.url) return config.url;
+  return new EmbeddedPostgres({ dir: config.embeddedDir, port: config.embeddedPort, database: EMBEDDED_DATABASE }).url(EMBEDDED_DATABASE);
+}
+
+/** Readiness: the server answers and no migration is pending. */
+export async function checkReady(dataSource: DataSource): Promise<{ ok: boolean; reason?: string }> {
+  try {
+    const pending = await dataSource.showMigrations();
+    return pending ? { ok: false, reason: "migrations pending" } : { ok: true };
+  } catch (err) {
+    return { ok: false, reason: `database unreachable: ${(err as Error).message}` };
+  }
+}

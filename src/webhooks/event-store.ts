@@ -1,0 +1,113 @@
+// Owns writing events with group commit. A request that arrives while nothing is in flight is written
+// at once (no timer, so a lone request pays no batching latency); requests that arrive while batches
+// are in flight wait and go out together in the next batch: one statement, one commit. Every caller is
+// answered only after the commit that holds its event.
+import type pg from "pg";
+import type { Logger } from "../core/logger.js";
+import type { NormalizedEvent } from "./event.js";
+import { batchParams, INGEST_SQL } from "./projection.sql.js";
+
+export type StoreOutcome = "stored" | "duplicate";
+
+export interface EventStoreOptions {
+  /** Most events in one statement. */
+  maxBatch: number;
+  /** Most statements running at once (each holds one pooled connection). */
+  maxInFlight: number;
+}
+
+interface Pending {
+  event: NormalizedEvent;
+  resolve: (outcome: StoreOutcome) => void;
+  reject: (err: Error) => void;
+}
+
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`database unavailable: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = "StoreUnavailableError";
+  }
+}
+
+// SQLSTATE classes that point at one row's data rather than at the database: worth isolating.
+const DATA_ERROR_CLASSES = ["22", "23", "54"];
+
+export class EventStore {
+  private queue: Pending[] = [];
+  private inFlight = 0;
+  private idle: Array<() => void> = [];
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: EventStoreOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolves after the event is committed (or found already stored); rejects if it could not be. */
+  store(event: NormalizedEvent): Promise<StoreOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Stores many events, as one or more batches, resolving once all are committed. */
+  storeMany(events: readonly NormalizedEvent[]): Promise<StoreOutcome[]> {
+    return Promise.all(events.map((e) => this.store(e)));
+  }
+
+  /** Resolves when nothing is queued or in flight (graceful shutdown). */
+  drained(): Promise<void> {
+    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.maxBatch);
+      this.inFlight++;
+      void this.flush(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+        if (this.inFlight === 0 && this.queue.length === 0) for (const done of this.idle.splice(0)) done();
+      });
+    }
+  }
+
+  private async flush(batch: Pending[]): Promise<void> {
+    // One row per event_id (a retry can race its original); sorted so concurrent batches lock in order.
+    const unique = new Map<string, NormalizedEvent>();
+    for (const p of batch) if (!unique.has(p.event.eventId)) unique.set(p.event.eventId, p.event);
+    const events = [...unique.values()].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+    try {
+      const inserted = await this.write(events);
+      const claimed = new Set<string>();
+      for (const p of batch) {
+        const id = p.event.eventId;
+        const isNew = inserted.has(id) && !claimed.has(id);
+        if (isNew) claimed.add(id);
+        p.resolve(isNew ? "stored" : "duplicate");
+      }
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "";
+      if (batch.length > 1 && DATA_ERROR_CLASSES.includes(code.slice(0, 2))) {
+        // One event's data broke the statement: retry them one by one so only that one fails.
+        this.log.warn({ err, batchSize: batch.length }, "batch failed on data; retrying its events one by one");
+        await Promise.all(batch.map((p) => this.flush([p])));
+        return;
+      }
+      this.log.error({ err, code, batchSize: batch.length }, "storing events failed");
+      const failure = new StoreUnavailableError(err);
+      for (const p of batch) p.reject(failure);
+    }
+  }
+
+  private async write(events: NormalizedEvent[]): Promise<Set<string>> {
+    const result = await this.pool.query<{ event_id: string }>({
+      name: "ingest-events",
+      text: INGEST_SQL,
+      values: batchParams(events),
+    });
+    return new Set(result.rows.map((r) => r.event_id));
+  }
+}

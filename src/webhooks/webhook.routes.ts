@@ -1,0 +1,61 @@
+// Owns POST /webhooks/customerio: raw bytes -> signature -> JSON object -> normalized event -> committed
+// (group commit) -> 200. A correctly signed event is never rejected for its content; only a body that
+// is not a JSON object gets a 400, and a failure to store answers 503 quickly so Customer.io retries.
+import Router from "@koa/router";
+import type { Config } from "../core/config.js";
+import { badRequest, unauthorized, unavailable } from "../core/errors.js";
+import type { AppState } from "../core/http.js";
+import { readRawBody } from "../core/raw-body.js";
+import { isJsonObject, normalizeEvent } from "./event.js";
+import type { EventStore } from "./event-store.js";
+import { verifySignature } from "./signature.js";
+
+export const WEBHOOK_PATH = "/webhooks/customerio";
+
+export function webhookRoutes(config: Config["webhooks"], store: EventStore): Router<AppState> {
+  const router = new Router<AppState>();
+
+  router.post(WEBHOOK_PATH, async (ctx) => {
+    const raw = await readRawBody(ctx.req, config.bodyLimitBytes);
+    if (!config.skipSignature) {
+      const check = verifySignature(ctx.get("x-cio-signature") || undefined, ctx.get("x-cio-timestamp") || undefined, raw, {
+        keys: config.signingKeys,
+        toleranceSeconds: config.toleranceSeconds,
+      });
+      if (!check.ok) throw unauthorized(check.reason, check.message);
+    }
+
+    const text = raw.toString("utf8");
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw badRequest("invalid_json", `Body is not valid JSON: ${(err as Error).message}`);
+    }
+    if (!isJsonObject(parsed)) {
+      throw badRequest("not_an_object", `Body must be one JSON object (one event per request), got ${Array.isArray(parsed) ? "an array" : typeof parsed === "object" ? "null" : `a ${typeof parsed}`}`);
+    }
+
+    const event = normalizeEvent(parsed, text, "webhook");
+    let outcome;
+    try {
+      outcome = await withDeadline(store.store(event), config.timeoutMs);
+    } catch (err) {
+      ctx.state.log.warn({ eventId: event.eventId, reason: (err as Error).message }, "webhook not stored; answering 503");
+      throw unavailable("The event could not be stored right now; retry later");
+    }
+    ctx.status = 200;
+    ctx.body = { ok: true, event_id: event.eventId, duplicate: outcome === "duplicate" };
+  });
+
+  return router;
+}
+
+/** Rejects after `ms`; the write may still commit later, which a retry then finds as a duplicate. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not committed within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,39 @@
+// A database of its own for each test file, cloned from the migrated template that scripts/run-tests.ts
+// prepares on a real PostgreSQL server.
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+
+export interface TestDatabase {
+  url: string;
+  pool: pg.Pool;
+  query<T extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  drop(): Promise<void>;
+}
+
+function adminUrl(): string {
+  const url = process.env["TEST_PG_ADMIN_URL"];
+  if (!url) throw new Error("TEST_PG_ADMIN_URL is not set: run tests with `npm test` (scripts/run-tests.ts)");
+  return url;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `test_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name} TEMPLATE ${process.env["TEST_PG_TEMPLATE"] ?? "cio_template"}`);
+  await admin.end();
+  const url = Object.assign(new URL(adminUrl()), { pathname: `/${name}` }).toString();
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  return {
+    url,
+    pool,
+    query: async (sql, params) => (await pool.query(sql, params)).rows,
+    drop: async () => {
+      await pool.end();
+      const a = new pg.Client({ connectionString: adminUrl() });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, loadConfig } from "../../src/core/config.js";
+
+const problemsOf = (fn: () => unknown): string[] => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  assert.fail("expected a ConfigError");
+};
+
+describe("configuration", () => {
+  it("comes up for a trial with no variables, using the generated key", () => {
+    const config = loadConfig({}, { trialSigningKey: () => "generated" });
+    assert.equal(config.port, 3000);
+    assert.equal(config.database.url, undefined);
+    assert.deepEqual(config.webhooks.signingKeys, ["generated"]);
+    assert.equal(config.webhooks.keySource, "generated");
+    assert.equal(config.webhooks.toleranceSeconds, 8 * 24 * 3600, "longer than Customer.io's 7 days of retries");
+    assert.equal(config.webhooks.bodyLimitBytes, 5 * 1024 * 1024);
+  });
+
+  it("names every bad variable at once", () => {
+    const problems = problemsOf(() =>
+      loadConfig({ PORT: "http", LOG_LEVEL: "loud", DATABASE_URL: "mysql://x", WEBHOOK_BODY_LIMIT: "big", CIO_WEBHOOK_TOLERANCE_SECONDS: "-1" }),
+    );
+    for (const name of ["PORT", "LOG_LEVEL", "DATABASE_URL", "WEBHOOK_BODY_LIMIT", "CIO_WEBHOOK_TOLERANCE_SECONDS"]) {
+      assert.ok(problems.some((p) => p.startsWith(name)), `${name} is named in ${JSON.stringify(problems)}`);
+    }
+  });
+
+  it("refuses production settings without signing keys, even with a trial key available", () => {
+    for (const env of [{ NODE_ENV: "production" }, { DATABASE_URL: "postgres://db/cio" }]) {
+      const problems = problemsOf(() => loadConfig(env, { trialSigningKey: () => "generated" }));
+      assert.ok(problems.some((p) => p.startsWith("CIO_WEBHOOK_SIGNING_KEYS")), JSON.stringify(problems));
+    }
+  });
+
+  it("allows the insecure switch in development only", () => {
+    assert.equal(loadConfig({ INSECURE_SKIP_SIGNATURE: "true" }).webhooks.skipSignature, true);
+    const problems = problemsOf(() => loadConfig({ NODE_ENV: "production", INSECURE_SKIP_SIGNATURE: "true", CIO_WEBHOOK_SIGNING_KEYS: "k" }));
+    assert.ok(problems.some((p) => p.startsWith("INSECURE_SKIP_SIGNATURE")));
+  });
+
+  it("splits comma-separated signing keys for rotation and parses sizes", () => {
+    const config = loadConfig({ CIO_WEBHOOK_SIGNING_KEYS: " old , new ,", WEBHOOK_BODY_LIMIT: "512kb" });
+    assert.deepEqual(config.webhooks.signingKeys, ["old", "new"]);
+    assert.equal(config.webhooks.keySource, "env");
+    assert.equal(config.webhooks.bodyLimitBytes, 512 * 1024);
+  });
+});
