@@ -2,6 +2,8 @@
 // events to a running service so a newcomer sees rows appear: the official examples, a few complete
 // deliveries (email, SMS, push), a bounce, and a subscription change. Then prints SQL to look at them.
 import { parseArgs } from "node:util";
+import path from "node:path";
+import { PROJECT_ROOT } from "../src/core/paths.js";
 import { readTrialKey } from "../src/core/trial-key.js";
 import { customerEvent, deliveryId, messageEvent, officialSamples, signedHeaders } from "./lib/sample-events.js";
 
@@ -12,7 +14,7 @@ const { values } = parseArgs({
   },
 });
 
-const key = values.key ?? process.env["CIO_WEBHOOK_SIGNING_KEYS"]?.split(",")[0]?.trim() ?? readTrialKey();
+const key = values.key ?? process.env["CIO_WEBHOOK_SIGNING_KEYS"]?.split(",")[0]?.trim() ?? readTrialKey(path.resolve(PROJECT_ROOT, process.env["DATA_DIR"] ?? ".data"));
 if (!key) {
   console.error("No signing key: set CIO_WEBHOOK_SIGNING_KEYS, pass --key, or start the service once in trial mode.");
   process.exit(1);

@@ -54,9 +54,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const stop = async () => {
       shuttingDown = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive sockets become idle as their last request finishes: close each as soon as it does.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
       const forced = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
       await closed;
+      clearInterval(sweep);
       clearTimeout(forced);
       await store.drained();
       await dataSource.destroy();

@@ -2,7 +2,7 @@
 import { startService } from "./app.js";
 import { ConfigError, loadConfig } from "./core/config.js";
 import { createLogger } from "./core/logger.js";
-import { TRIAL_KEY_FILE, trialSigningKey } from "./core/trial-key.js";
+import { trialKeyFile, trialSigningKey } from "./core/trial-key.js";
 import { WEBHOOK_PATH } from "./webhooks/webhook.routes.js";
 
 async function main(): Promise<void> {
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     // Trial mode only: the key is meant to be copied, so it is printed, not logged.
     process.stdout.write(
       `\n  Trial mode: no CIO_WEBHOOK_SIGNING_KEYS set, so a local signing key was generated.\n` +
-        `  Key: ${config.webhooks.signingKeys[0]}\n  (kept in ${TRIAL_KEY_FILE}; \`npm run send-sample\` uses it)\n` +
+        `  Key: ${config.webhooks.signingKeys[0]}\n  (kept in ${trialKeyFile(config.dataDir)}; \`npm run send-sample\` uses it)\n` +
         `  Set CIO_WEBHOOK_SIGNING_KEYS to your Customer.io signing key for real traffic.\n\n`,
     );
   }

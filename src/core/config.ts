@@ -57,7 +57,8 @@ const envSchema = z.object({
     .optional()
     .refine((v) => v === undefined || v === "" || /^postgres(ql)?:\/\//.test(v), "must start with postgres:// or postgresql://"),
   EMBEDDED_PG_PORT: int(5433, 1, 65535),
-  EMBEDDED_PG_DIR: z.string().optional().default(".data/postgres"),
+  DATA_DIR: z.string().optional().default(".data"),
+  EMBEDDED_PG_DIR: z.string().optional(),
   MIGRATIONS_RUN: bool(true),
 
   DB_POOL_SIZE: int(10, 1, 200),
@@ -78,6 +79,8 @@ const envSchema = z.object({
 
 export interface Config {
   env: string;
+  /** Local state of a trial install (embedded database, generated key); git-ignored. */
+  dataDir: string;
   production: boolean;
   host: string;
   port: number;
@@ -113,8 +116,8 @@ export class ConfigError extends Error {
 }
 
 export interface ConfigHooks {
-  /** Returns (creating it if needed) the generated key used in trial mode. */
-  trialSigningKey?: () => string;
+  /** Returns (creating it if needed) the generated key kept in dataDir, used in trial mode. */
+  trialSigningKey?: (dataDir: string) => string;
 }
 
 function parse<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
@@ -129,7 +132,7 @@ function databaseConfig(e: z.infer<typeof envSchema>): Config["database"] {
   return {
     url: e.DATABASE_URL ? e.DATABASE_URL : undefined,
     embeddedPort: e.EMBEDDED_PG_PORT,
-    embeddedDir: path.resolve(PROJECT_ROOT, e.EMBEDDED_PG_DIR),
+    embeddedDir: path.resolve(PROJECT_ROOT, e.EMBEDDED_PG_DIR ?? path.join(e.DATA_DIR, "postgres")),
     runMigrations: e.MIGRATIONS_RUN,
     poolSize: e.DB_POOL_SIZE,
     connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
@@ -146,6 +149,7 @@ export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Config
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHooks = {}): Config {
   const e = parse(envSchema, env);
   const database = databaseConfig(e);
+  const dataDir = path.resolve(PROJECT_ROOT, e.DATA_DIR);
   const production = e.NODE_ENV === "production" || database.url !== undefined;
   const problems: string[] = [];
 
@@ -161,7 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
           "(Customer.io > Data & Integrations > Reporting webhooks > signing key)",
       );
     } else if (hooks.trialSigningKey) {
-      signingKeys = [hooks.trialSigningKey()];
+      signingKeys = [hooks.trialSigningKey(dataDir)];
       keySource = "generated";
     } else {
       problems.push("CIO_WEBHOOK_SIGNING_KEYS: required (or set INSECURE_SKIP_SIGNATURE=true for local development)");
@@ -171,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
 
   return {
     env: e.NODE_ENV,
+    dataDir,
     production,
     host: e.HOST,
     port: e.PORT,

@@ -3,24 +3,23 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { DATA_DIR } from "./paths.js";
 
-export const TRIAL_KEY_FILE = path.join(DATA_DIR, "trial-signing-key");
+export const trialKeyFile = (dataDir: string) => path.join(dataDir, "trial-signing-key");
 
-export function readTrialKey(): string | undefined {
+export function readTrialKey(dataDir: string): string | undefined {
   try {
-    const key = fs.readFileSync(TRIAL_KEY_FILE, "utf8").trim();
+    const key = fs.readFileSync(trialKeyFile(dataDir), "utf8").trim();
     return key.length > 0 ? key : undefined;
   } catch {
     return undefined;
   }
 }
 
-export function trialSigningKey(): string {
-  const existing = readTrialKey();
+export function trialSigningKey(dataDir: string): string {
+  const existing = readTrialKey(dataDir);
   if (existing) return existing;
   const key = `trial_${randomBytes(24).toString("hex")}`;
-  fs.mkdirSync(DATA_DIR, { recursive: true });
-  fs.writeFileSync(TRIAL_KEY_FILE, `${key}\n`, { mode: 0o600 });
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(trialKeyFile(dataDir), `${key}\n`, { mode: 0o600 });
   return key;
 }

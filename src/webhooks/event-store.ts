@@ -75,12 +75,8 @@ export class EventStore {
   }
 
   private async flush(batch: Pending[]): Promise<void> {
-    // One row per event_id (a retry can race its original); sorted so concurrent batches lock in order.
-    const unique = new Map<string, NormalizedEvent>();
-    for (const p of batch) if (!unique.has(p.event.eventId)) unique.set(p.event.eventId, p.event);
-    const events = [...unique.values()].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
     try {
-      const inserted = await this.write(events);
+      const inserted = await writeBatch(this.pool, batch.map((p) => p.event));
       const claimed = new Set<string>();
       for (const p of batch) {
         const id = p.event.eventId;
@@ -101,13 +97,17 @@ export class EventStore {
       for (const p of batch) p.reject(failure);
     }
   }
+}
 
-  private async write(events: NormalizedEvent[]): Promise<Set<string>> {
-    const result = await this.pool.query<{ event_id: string }>({
-      name: "ingest-events",
-      text: INGEST_SQL,
-      values: batchParams(events),
-    });
-    return new Set(result.rows.map((r) => r.event_id));
-  }
+/**
+ * Stores events in one statement (one commit) and returns the event_ids that were new. Duplicate ids
+ * are written once (a retry can race its original), and rows are sorted so concurrent batches lock in
+ * the same order.
+ */
+export async function writeBatch(pool: pg.Pool, batch: readonly NormalizedEvent[]): Promise<Set<string>> {
+  const unique = new Map<string, NormalizedEvent>();
+  for (const e of batch) if (!unique.has(e.eventId)) unique.set(e.eventId, e);
+  const events = [...unique.values()].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+  const result = await pool.query<{ event_id: string }>({ name: "ingest-events", text: INGEST_SQL, values: batchParams(events) });
+  return new Set(result.rows.map((r) => r.event_id));
 }

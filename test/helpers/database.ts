@@ -16,11 +16,13 @@ function adminUrl(): string {
   return url;
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
+/** A migrated database of the test's own; `{ empty: true }` gives one with no tables at all. */
+export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
   const name = `test_${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name} TEMPLATE ${process.env["TEST_PG_TEMPLATE"] ?? "cio_template"}`);
+  const template = options.empty ? "template0" : (process.env["TEST_PG_TEMPLATE"] ?? "cio_template");
+  await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
   await admin.end();
   const url = Object.assign(new URL(adminUrl()), { pathname: `/${name}` }).toString();
   const pool = new pg.Pool({ connectionString: url, max: 4 });

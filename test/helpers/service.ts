@@ -1,7 +1,7 @@
 // Starts the real service (real HTTP on loopback, real PostgreSQL) for integration tests.
 import { startService, type Service } from "../../src/app.js";
 import { loadConfig } from "../../src/core/config.js";
-import { createLogger } from "../../src/core/logger.js";
+import { createLogger, type Logger } from "../../src/core/logger.js";
 import { signedHeaders } from "../../scripts/lib/sample-events.js";
 
 export const TEST_KEY = "test-signing-key";
@@ -14,7 +14,7 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
-export async function startTestService(databaseUrl: string, env: Record<string, string> = {}): Promise<TestService> {
+export async function startTestService(databaseUrl: string, env: Record<string, string> = {}, log?: Logger): Promise<TestService> {
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
     CIO_WEBHOOK_SIGNING_KEYS: TEST_KEY,
@@ -23,7 +23,7 @@ export async function startTestService(databaseUrl: string, env: Record<string, 
     MIGRATIONS_RUN: "false",
     ...env,
   });
-  const service = await startService(config, createLogger(env["LOG_LEVEL"] ?? "silent"));
+  const service = await startService(config, log ?? createLogger(env["LOG_LEVEL"] ?? "silent"));
   const webhook: TestService["webhook"] = async (body, opts = {}) => {
     const text = typeof body === "string" ? body : JSON.stringify(body);
     const headers = opts.headers ?? signedHeaders(opts.key ?? TEST_KEY, text);

@@ -14,10 +14,11 @@ const problemsOf = (fn: () => unknown): string[] => {
 
 describe("configuration", () => {
   it("comes up for a trial with no variables, using the generated key", () => {
-    const config = loadConfig({}, { trialSigningKey: () => "generated" });
+    const config = loadConfig({}, { trialSigningKey: (dir) => `generated in ${dir}` });
     assert.equal(config.port, 3000);
     assert.equal(config.database.url, undefined);
-    assert.deepEqual(config.webhooks.signingKeys, ["generated"]);
+    assert.deepEqual(config.webhooks.signingKeys, [`generated in ${config.dataDir}`]);
+    assert.equal(config.database.embeddedDir, `${config.dataDir}/postgres`);
     assert.equal(config.webhooks.keySource, "generated");
     assert.equal(config.webhooks.toleranceSeconds, 8 * 24 * 3600, "longer than Customer.io's 7 days of retries");
     assert.equal(config.webhooks.bodyLimitBytes, 5 * 1024 * 1024);
