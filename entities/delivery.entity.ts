@@ -74,10 +74,22 @@ export class Delivery {
   @at("unsubscribed_at") unsubscribedAt: Date | null;
   @at("spammed_at") spammedAt: Date | null;
 
-  @counter("opens_human") opensHuman: number;
+  // A metric reported through the relay comes back later as a webhook (a new event_id) for the same
+  // delivery. Opens and clicks are therefore counted per source, and the human counts are the larger
+  // of the two: the echo of a relayed open does not count it twice, and an open Customer.io saw that
+  // we did not relay still counts.
+  @Column({ name: "opens_human", type: "integer", generatedType: "STORED", asExpression: "GREATEST(webhook_opens_human, relay_opens)", insert: false, update: false })
+  opensHuman: number;
+
+  @Column({ name: "clicks_human", type: "integer", generatedType: "STORED", asExpression: "GREATEST(webhook_clicks_human, relay_clicks)", insert: false, update: false })
+  clicksHuman: number;
+
   @counter("opens_machine") opensMachine: number;
-  @counter("clicks_human") clicksHuman: number;
   @counter("clicks_machine") clicksMachine: number;
+  @counter("webhook_opens_human") webhookOpensHuman: number;
+  @counter("webhook_clicks_human") webhookClicksHuman: number;
+  @counter("relay_opens") relayOpens: number;
+  @counter("relay_clicks") relayClicks: number;
   @counter("event_count") eventCount: number;
 
   @Column({ name: "first_event_at", type: "timestamptz" })

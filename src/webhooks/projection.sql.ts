@@ -71,11 +71,15 @@ const METRIC_TIMES: ReadonlyArray<readonly [column: string, where: string]> = [
   ["human_opened_at", "metric = 'opened' AND NOT machine"],
   ["human_clicked_at", "metric = 'clicked' AND NOT machine"],
 ];
+// Opens and clicks are counted per source; deliveries.opens_human / clicks_human are generated as the
+// larger of the webhook and relay counts, so a relayed metric and its webhook echo count once.
 const COUNTERS: ReadonlyArray<readonly [column: string, where: string]> = [
-  ["opens_human", "metric = 'opened' AND NOT machine"],
+  ["webhook_opens_human", "metric = 'opened' AND NOT machine AND source <> 'relay'"],
   ["opens_machine", "metric = 'opened' AND machine"],
-  ["clicks_human", "metric = 'clicked' AND NOT machine"],
+  ["relay_opens", "metric = 'opened' AND source = 'relay'"],
+  ["webhook_clicks_human", "metric = 'clicked' AND NOT machine AND source <> 'relay'"],
   ["clicks_machine", "metric = 'clicked' AND machine"],
+  ["relay_clicks", "metric = 'clicked' AND source = 'relay'"],
 ];
 
 /** Latest-wins: the value of the event with the greatest (time, tie-break) among the filtered ones. */

@@ -49,7 +49,7 @@ describe("replay", () => {
 
   it("repairs damaged or missing rows and says which columns changed", async () => {
     const good = withoutUpdatedAt(await snapshot());
-    await db.query("UPDATE deliveries SET opens_human = 99, opened_at = NULL WHERE delivery_id = $1", [ids[0]]);
+    await db.query("UPDATE deliveries SET webhook_opens_human = 99, opened_at = NULL WHERE delivery_id = $1", [ids[0]]);
     await db.query("DELETE FROM deliveries WHERE delivery_id = $1", [ids[1]]);
     await db.query("INSERT INTO deliveries (delivery_id, first_event_at, last_event_at) VALUES ('ghost', now(), now())");
 
@@ -64,7 +64,7 @@ describe("replay", () => {
       added: 1,
       removed: 1,
       changed: 1,
-      columns: { opened_at: 1, opens_human: 1 },
+      columns: { opened_at: 1, opens_human: 1, webhook_opens_human: 1 },
     });
     assert.deepEqual(withoutUpdatedAt(await snapshot()), good);
   });

@@ -1,0 +1,60 @@
+// The outbox: every call we owe Customer.io (relayed metrics, unsubscribes, attribute updates), written
+// in the same transaction as the event that caused it and deleted never: a row moves from `pending` to
+// `delivered`, or to `dead` (a permanent error, or attempts exhausted) with the last answer kept.
+import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
+
+export type OutboxStatus = "pending" | "delivered" | "dead";
+export type OutboxKind = "metric" | "push_event" | "unsubscribe" | "identify";
+
+@Entity({ name: "outbox" })
+@Index("outbox_due_idx", ["nextAttemptAt", "id"], { where: "status = 'pending'" })
+@Index("outbox_status_idx", ["status", "updatedAt"])
+export class OutboxItem {
+  @PrimaryGeneratedColumn({ name: "id", type: "bigint" })
+  id: string;
+
+  /** The delivery_events row this call reports, when there is one: at most one call per event. */
+  @Column({ name: "event_id", type: "text", nullable: true, unique: true })
+  eventId: string | null;
+
+  @Column({ name: "kind", type: "text" })
+  kind: OutboxKind;
+
+  @Column({ name: "delivery_id", type: "text", nullable: true })
+  deliveryId: string | null;
+
+  /** What to send; its shape depends on kind (see src/reporter/outbox-sender.ts). */
+  @Column({ name: "payload", type: "jsonb" })
+  payload: Record<string, unknown>;
+
+  @Column({ name: "status", type: "text", default: "pending" })
+  status: OutboxStatus;
+
+  @Column({ name: "attempts", type: "integer", default: 0 })
+  attempts: number;
+
+  @Column({ name: "next_attempt_at", type: "timestamptz", default: () => "now()" })
+  nextAttemptAt: Date;
+
+  /** Lease of the instance sending it; a crashed sender's lease runs out and another picks it up. */
+  @Column({ name: "locked_until", type: "timestamptz", nullable: true })
+  lockedUntil: Date | null;
+
+  @Column({ name: "locked_by", type: "text", nullable: true })
+  lockedBy: string | null;
+
+  @Column({ name: "last_status", type: "integer", nullable: true })
+  lastStatus: number | null;
+
+  @Column({ name: "last_error", type: "text", nullable: true })
+  lastError: string | null;
+
+  @Column({ name: "created_at", type: "timestamptz", default: () => "now()" })
+  createdAt: Date;
+
+  @Column({ name: "delivered_at", type: "timestamptz", nullable: true })
+  deliveredAt: Date | null;
+
+  @Column({ name: "updated_at", type: "timestamptz", default: () => "now()" })
+  updatedAt: Date;
+}
