@@ -6,7 +6,12 @@ import type { Config } from "./core/config.js";
 import { createDataSource, migrate, openDatabase, poolOf, type Database } from "./core/database.js";
 import { createHttpApp } from "./core/http.js";
 import { type Logger, safeUrl } from "./core/logger.js";
+import cron from "node-cron";
 import { healthRoutes } from "./health/health.routes.js";
+import { OutboxSender } from "./reporter/outbox-sender.js";
+import { relayRoutes } from "./reporter/relay.routes.js";
+import { RelayService } from "./reporter/relay.service.js";
+import { TrackClient } from "./reporter/track-client.js";
 import { EventStore } from "./webhooks/event-store.js";
 import { webhookRoutes } from "./webhooks/webhook.routes.js";
 
@@ -14,6 +19,7 @@ export interface Service {
   url: string;
   server: http.Server;
   store: EventStore;
+  sender: OutboxSender;
   database: Database;
   /** Graceful stop: refuse new connections, finish in-flight requests and writes, close the pool. */
   stop(): Promise<void>;
@@ -38,8 +44,24 @@ export async function startService(config: Config, log: Logger): Promise<Service
     log.info({ database: safeUrl(database.url) }, "database connected");
 
     const store = new EventStore(pool, config.ingest, log);
+    const track = new TrackClient({ ...config.track, connections: config.reporter.concurrency, log });
+    const sender = new OutboxSender(pool, track, config.reporter, log);
+    const relay = new RelayService(pool, () => {
+      if (config.reporter.enabled) sender.kick(); // an immediate attempt after each accepted metric
+    });
+    // Every instance runs the schedule; claims (FOR UPDATE SKIP LOCKED + leases) keep them from
+    // taking the same rows, so no row is sent twice by two instances.
+    const reporterJob = config.reporter.enabled
+      ? cron.schedule(config.reporter.schedule, () => sender.drain().then(() => undefined), { name: "outbox", noOverlap: true })
+      : undefined;
+    if (config.reporter.enabled) sender.kick(); // rows left from before a restart
+
     let shuttingDown = false;
-    const app = createHttpApp(log, [healthRoutes(dataSource, () => shuttingDown), webhookRoutes(config.webhooks, store)]);
+    const app = createHttpApp(log, [
+      healthRoutes(dataSource, () => shuttingDown),
+      webhookRoutes(config.webhooks, store),
+      relayRoutes(config.relay, relay),
+    ]);
 
     const server = http.createServer(app.callback());
     server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
@@ -61,11 +83,14 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await closed;
       clearInterval(sweep);
       clearTimeout(forced);
+      await reporterJob?.stop();
+      await sender.stop();
       await store.drained();
+      await track.close();
       await dataSource.destroy();
       await database.close();
     };
-    return { url, server, store, database, stop };
+    return { url, server, store, sender, database, stop };
   } catch (err) {
     await database.close().catch(() => undefined);
     throw err;

@@ -1,6 +1,7 @@
 // Owns the service's configuration: the only module that reads process.env. Every variable is parsed
 // and validated once at start; a bad configuration fails with every problem named at once.
 import path from "node:path";
+import cron from "node-cron";
 import { z } from "zod";
 import { PROJECT_ROOT } from "./paths.js";
 
@@ -75,6 +76,29 @@ const envSchema = z.object({
   INGEST_MAX_IN_FLIGHT: int(2, 1, 64),
 
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
+
+  CIO_SITE_ID: z.string().optional(),
+  CIO_API_KEY: z.string().optional(),
+  CIO_REGION: z.enum(["us", "eu", "auto"]).optional(),
+  CIO_TRACK_URL: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === "" || /^https?:\/\/[^/]+/.test(v), "must be an http(s) URL"),
+  CIO_TIMEOUT_MS: int(10_000, 100, 120_000),
+
+  RELAY_CREDENTIALS: csv.refine((pairs) => pairs.every((p) => /^[^:]+:.+$/.test(p)), "must be comma-separated user:password pairs"),
+  RELAY_BODY_LIMIT: byteSize("64kb"),
+
+  REPORTER_ENABLED: bool(true),
+  REPORTER_SCHEDULE: z.string().optional().default("*/5 * * * * *"),
+  REPORTER_RATE_LIMIT: int(100, 1, 10_000),
+  REPORTER_CONCURRENCY: int(10, 1, 256),
+  REPORTER_MAX_ATTEMPTS: int(30, 1, 1000),
+  REPORTER_PUSH_MODE: z.enum(["auto", "metrics", "push_events", "batch"]).optional().default("auto"),
+  REPORTER_BATCH_SIZE: int(100, 1, 1000),
+  REPORTER_LEASE_SECONDS: int(120, 5, 3600),
+  REPORTER_BACKOFF_BASE_MS: int(1000, 10, 600_000),
+  REPORTER_BACKOFF_MAX_MS: int(3_600_000, 100, 86_400_000),
 });
 
 export interface Config {
@@ -106,6 +130,33 @@ export interface Config {
   };
   ingest: { maxBatch: number; maxInFlight: number };
   shutdownTimeoutMs: number;
+  track: {
+    siteId: string | undefined;
+    apiKey: string | undefined;
+    region: "us" | "eu" | "auto";
+    baseUrl: string | undefined;
+    timeoutMs: number;
+  };
+  relay: {
+    /** user:password pairs; empty = open, like Customer.io's own metrics endpoints. */
+    credentials: string[];
+    bodyLimitBytes: number;
+  };
+  reporter: ReporterConfig;
+}
+
+export interface ReporterConfig {
+  enabled: boolean;
+  schedule: string;
+  rateLimit: number;
+  concurrency: number;
+  maxAttempts: number;
+  /** How push metrics go out; "auto" = batch with Track credentials, else metrics. */
+  pushMode: "metrics" | "push_events" | "batch";
+  batchSize: number;
+  leaseSeconds: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
 }
 
 export class ConfigError extends Error {
@@ -171,6 +222,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       problems.push("CIO_WEBHOOK_SIGNING_KEYS: required (or set INSECURE_SKIP_SIGNATURE=true for local development)");
     }
   }
+  const hasTrackCredentials = Boolean(e.CIO_SITE_ID && e.CIO_API_KEY);
+  if (Boolean(e.CIO_SITE_ID) !== Boolean(e.CIO_API_KEY)) problems.push("CIO_SITE_ID / CIO_API_KEY: set both or neither");
+  if (e.REPORTER_PUSH_MODE === "batch" && !hasTrackCredentials) problems.push("REPORTER_PUSH_MODE: batch needs CIO_SITE_ID and CIO_API_KEY (/api/v2/batch requires Basic auth)");
+  if (e.CIO_REGION === "auto" && !hasTrackCredentials) problems.push("CIO_REGION: auto needs CIO_SITE_ID and CIO_API_KEY (the region lookup requires Basic auth)");
+  if (!cron.validate(e.REPORTER_SCHEDULE)) problems.push(`REPORTER_SCHEDULE: not a valid cron expression: "${e.REPORTER_SCHEDULE}"`);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -191,5 +247,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
     },
     ingest: { maxBatch: e.INGEST_MAX_BATCH, maxInFlight: e.INGEST_MAX_IN_FLIGHT },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    track: {
+      siteId: e.CIO_SITE_ID || undefined,
+      apiKey: e.CIO_API_KEY || undefined,
+      region: e.CIO_REGION ?? (hasTrackCredentials ? "auto" : "us"),
+      baseUrl: e.CIO_TRACK_URL || undefined,
+      timeoutMs: e.CIO_TIMEOUT_MS,
+    },
+    relay: { credentials: e.RELAY_CREDENTIALS, bodyLimitBytes: e.RELAY_BODY_LIMIT },
+    reporter: {
+      enabled: e.REPORTER_ENABLED,
+      schedule: e.REPORTER_SCHEDULE,
+      rateLimit: e.REPORTER_RATE_LIMIT,
+      concurrency: e.REPORTER_CONCURRENCY,
+      maxAttempts: e.REPORTER_MAX_ATTEMPTS,
+      pushMode: e.REPORTER_PUSH_MODE === "auto" ? (hasTrackCredentials ? "batch" : "metrics") : e.REPORTER_PUSH_MODE,
+      batchSize: e.REPORTER_BATCH_SIZE,
+      leaseSeconds: e.REPORTER_LEASE_SECONDS,
+      backoffBaseMs: e.REPORTER_BACKOFF_BASE_MS,
+      backoffMaxMs: e.REPORTER_BACKOFF_MAX_MS,
+    },
   };
 }

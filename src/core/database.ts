@@ -8,11 +8,12 @@ import { Delivery } from "../../entities/delivery.entity.js";
 import { DeliveryEvent } from "../../entities/delivery-event.entity.js";
 import { OutboxItem } from "../../entities/outbox-item.entity.js";
 import { PersonSubscription } from "../../entities/person-subscription.entity.js";
+import { RateLimit } from "../../entities/rate-limit.entity.js";
 import { migrations } from "../../migrations/index.js";
 import type { Config } from "./config.js";
 import { EmbeddedPostgres } from "./embedded-postgres.js";
 
-export const entities = [DeliveryEvent, Delivery, PersonSubscription, OutboxItem];
+export const entities = [DeliveryEvent, Delivery, PersonSubscription, OutboxItem, RateLimit];
 export const EMBEDDED_DATABASE = "cio";
 
 export interface PoolSettings {

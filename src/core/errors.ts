@@ -6,6 +6,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** Extra fields for the JSON answer (e.g. Customer.io's `meta.errors` on the relay). */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = "HttpError";

@@ -46,7 +46,9 @@ function respondWithError(ctx: AppContext, err: unknown): void {
   let status = 500;
   let code = "internal_error";
   let message = "Internal error";
+  let extra: Record<string, unknown> = {};
   if (err instanceof HttpError) {
+    extra = err.extra;
     ({ status, code, message } = err);
     for (const [k, v] of Object.entries(err.headers)) ctx.set(k, v);
   } else if (isHttpishError(err)) {
@@ -58,7 +60,7 @@ function respondWithError(ctx: AppContext, err: unknown): void {
   }
   if (status >= 500 && !(err instanceof HttpError)) ctx.state.log?.error({ err }, "unhandled error");
   ctx.status = status;
-  ctx.body = { error: code, message, requestId: ctx.state.requestId };
+  ctx.body = { ...extra, error: code, message, requestId: ctx.state.requestId };
 }
 
 const STATUS_TEXT: Record<number, string> = {

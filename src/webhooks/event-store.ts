@@ -104,7 +104,7 @@ export class EventStore {
  * are written once (a retry can race its original), and rows are sorted so concurrent batches lock in
  * the same order.
  */
-export async function writeBatch(pool: pg.Pool, batch: readonly NormalizedEvent[]): Promise<Set<string>> {
+export async function writeBatch(pool: Pick<pg.Pool, "query"> | pg.PoolClient, batch: readonly NormalizedEvent[]): Promise<Set<string>> {
   const unique = new Map<string, NormalizedEvent>();
   for (const e of batch) if (!unique.has(e.eventId)) unique.set(e.eventId, e);
   const events = [...unique.values()].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));

@@ -5,6 +5,7 @@
 import type pg from "pg";
 import { normalizeEvent, type EventSource, type JsonObject, type NormalizedEvent } from "./event.js";
 import { batchParams, PROJECT_SQL } from "./projection.sql.js";
+import { normalizeRelay } from "../reporter/relay-event.js";
 
 export interface TableChanges {
   before: number;
@@ -33,8 +34,9 @@ interface StoredEvent {
 /** Rebuilds one stored event's projection input exactly as ingestion built it. */
 export function renormalize(row: StoredEvent): NormalizedEvent {
   const raw = JSON.stringify(row.payload);
+  const event = row.source === "relay" ? normalizeRelay(row.payload, row.received_ms) : normalizeEvent(row.payload, raw, row.source, row.received_ms);
   // The stored event_id wins: an id derived from the original bytes cannot be derived again from jsonb.
-  return { ...normalizeEvent(row.payload, raw, row.source, row.received_ms), eventId: row.event_id };
+  return { ...event, eventId: row.event_id };
 }
 
 const TABLES = {

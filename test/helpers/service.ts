@@ -11,7 +11,18 @@ export interface TestService {
   url: string;
   /** Posts a body to the webhook endpoint, signed with `key` unless headers are given. */
   webhook(body: string | object, opts?: { key?: string; headers?: Record<string, string> }): Promise<{ status: number; json: Record<string, unknown> }>;
+  /** POSTs JSON to a path of the service. */
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; json: Record<string, unknown> }>;
   stop(): Promise<void>;
+}
+
+async function asJson(res: Response): Promise<{ status: number; json: Record<string, unknown> }> {
+  const raw = await res.text();
+  try {
+    return { status: res.status, json: JSON.parse(raw) as Record<string, unknown> };
+  } catch {
+    return { status: res.status, json: { raw } };
+  }
 }
 
 export async function startTestService(databaseUrl: string, env: Record<string, string> = {}, log?: Logger): Promise<TestService> {
@@ -21,21 +32,17 @@ export async function startTestService(databaseUrl: string, env: Record<string, 
     PORT: "0",
     HOST: "127.0.0.1",
     MIGRATIONS_RUN: "false",
+    // Nothing leaves the machine: without a fake Customer.io, calls go to the discard port and fail.
+    CIO_TRACK_URL: "http://127.0.0.1:9",
     ...env,
   });
   const service = await startService(config, log ?? createLogger(env["LOG_LEVEL"] ?? "silent"));
   const webhook: TestService["webhook"] = async (body, opts = {}) => {
     const text = typeof body === "string" ? body : JSON.stringify(body);
     const headers = opts.headers ?? signedHeaders(opts.key ?? TEST_KEY, text);
-    const res = await fetch(`${service.url}/webhooks/customerio`, { method: "POST", headers, body: text });
-    const raw = await res.text();
-    let json: Record<string, unknown> = {};
-    try {
-      json = JSON.parse(raw) as Record<string, unknown>;
-    } catch {
-      json = { raw };
-    }
-    return { status: res.status, json };
+    return asJson(await fetch(`${service.url}/webhooks/customerio`, { method: "POST", headers, body: text }));
   };
-  return { service, url: service.url, webhook, stop: () => service.stop() };
+  const post: TestService["post"] = async (path, body, headers = {}) =>
+    asJson(await fetch(`${service.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) }));
+  return { service, url: service.url, webhook, post, stop: () => service.stop() };
 }
