@@ -64,8 +64,10 @@ export class OutboxSender {
       this.again = false;
       while (!this.stopping) {
         const itemsPerJob = this.config.pushMode === "batch" ? this.config.batchSize : 1;
-        // Claim no more than can be sent well within the lease.
-        const limit = Math.max(1, Math.min(this.config.concurrency * itemsPerJob * 2, Math.floor((this.config.rateLimit * this.config.leaseSeconds) / 4) * itemsPerJob));
+        // About a second of work per claim (the pause between rounds then costs little), and never
+        // more than can be sent well within the lease.
+        const jobs = Math.min(Math.max(this.config.concurrency * 2, this.config.rateLimit), Math.floor((this.config.rateLimit * this.config.leaseSeconds) / 4));
+        const limit = Math.max(1, jobs * itemsPerJob);
         const rows = await claim(this.pool, limit, this.config.leaseSeconds, this.id);
         if (rows.length === 0) break;
         const result = await this.sendAll(rows);
