@@ -52,7 +52,14 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // Every instance runs the schedule; claims (FOR UPDATE SKIP LOCKED + leases) keep them from
     // taking the same rows, so no row is sent twice by two instances.
     const reporterJob = config.reporter.enabled
-      ? cron.schedule(config.reporter.schedule, () => sender.drain().then(() => undefined), { name: "outbox", noOverlap: true })
+      ? cron.schedule(
+          config.reporter.schedule,
+          () => sender.drain().then(
+            () => undefined,
+            (err: unknown) => log.warn({ err: (err as Error).message }, "outbox drain failed; the next run retries"),
+          ),
+          { name: "outbox", noOverlap: true },
+        )
       : undefined;
     if (config.reporter.enabled) sender.kick(); // rows left from before a restart
 

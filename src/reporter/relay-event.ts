@@ -28,9 +28,20 @@ const timestampErrors = (body: JsonObject, errors: string[]) => {
   if (t !== undefined && t !== null && !(Number.isInteger(t) && (t as number) > 0)) errors.push("timestamp must be a positive integer (unix seconds)");
 };
 
+/** Depth of nested arrays/objects; Customer.io's relay bodies are flat. */
+function depth(v: unknown, limit: number): number {
+  if (typeof v !== "object" || v === null) return 0;
+  if (limit <= 0) return 1;
+  let max = 0;
+  for (const child of Object.values(v)) max = Math.max(max, depth(child, limit - 1));
+  return max + 1;
+}
+const MAX_DEPTH = 32;
+
 /** Problems with a body, worded for the caller; empty when it is acceptable. */
 export function validateRelayBody(kind: RelayKind, body: JsonObject, knownChannel: string | null): string[] {
   const errors: string[] = [];
+  if (depth(body, MAX_DEPTH) > MAX_DEPTH) return [`body is nested deeper than ${MAX_DEPTH} levels`];
   const deliveryId = body["delivery_id"];
   if (!isString(deliveryId)) errors.push("delivery_id is required (a string)");
   else if (deliveryId.length > MAX_ID) errors.push(`delivery_id is longer than ${MAX_ID} characters`);

@@ -86,17 +86,39 @@ export class EventStore {
       }
     } catch (err) {
       const code = (err as { code?: string }).code ?? "";
-      if (batch.length > 1 && DATA_ERROR_CLASSES.includes(code.slice(0, 2))) {
-        // One event's data broke the statement: retry them one by one so only that one fails.
-        this.log.warn({ err, batchSize: batch.length }, "batch failed on data; retrying its events one by one");
-        await Promise.all(batch.map((p) => this.flush([p])));
-        return;
+      if (DATA_ERROR_CLASSES.includes(code.slice(0, 2))) {
+        if (batch.length > 1) {
+          // One event's data broke the statement: retry them one by one so only that one is affected.
+          this.log.warn({ err, batchSize: batch.length }, "batch failed on data; retrying its events one by one");
+          await Promise.all(batch.map((p) => this.flush([p])));
+          return;
+        }
+        const p = batch[0]!;
+        if (!p.event.quarantined) {
+          // PostgreSQL refused this event's content (e.g. JSON nested deeper than jsonb allows). A signed
+          // event must never be refused for its content, or Customer.io's stream stalls behind it: store
+          // it with the raw text kept as a JSON string instead.
+          this.log.error({ err, eventId: p.event.eventId }, "event content refused by PostgreSQL; storing it quarantined");
+          await this.flush([{ ...p, event: quarantine(p.event, (err as Error).message) }]);
+          return;
+        }
       }
       this.log.error({ err, code, batchSize: batch.length }, "storing events failed");
       const failure = new StoreUnavailableError(err);
       for (const p of batch) p.reject(failure);
     }
   }
+}
+
+/** The event with its payload replaced by `{"quarantined": {"reason", "raw"}}` and nested fields dropped. */
+export function quarantine(event: NormalizedEvent, reason: string): NormalizedEvent {
+  return {
+    ...event,
+    quarantined: true,
+    identifiers: null,
+    preferences: null,
+    payload: JSON.stringify({ quarantined: { reason, raw: event.payload } }),
+  };
 }
 
 /**

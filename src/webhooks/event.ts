@@ -33,6 +33,8 @@ export interface NormalizedEvent {
   email: string | null;
   /** Topic -> bool map of a cio_subscription_preferences_changed event, as JSON text. */
   preferences: string | null;
+  /** Set when PostgreSQL refused the payload and it is stored as text instead (see event-store.ts). */
+  quarantined?: boolean;
 }
 
 export interface OriginIds {

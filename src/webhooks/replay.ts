@@ -4,6 +4,7 @@
 // meanwhile, which Customer.io retries). It reports what changed, column by column.
 import type pg from "pg";
 import { normalizeEvent, type EventSource, type JsonObject, type NormalizedEvent } from "./event.js";
+import { quarantine } from "./event-store.js";
 import { batchParams, PROJECT_SQL } from "./projection.sql.js";
 import { normalizeRelay } from "../reporter/relay-event.js";
 
@@ -33,6 +34,13 @@ interface StoredEvent {
 
 /** Rebuilds one stored event's projection input exactly as ingestion built it. */
 export function renormalize(row: StoredEvent): NormalizedEvent {
+  const quarantined = (row.payload as { quarantined?: { raw?: unknown; reason?: unknown } }).quarantined;
+  if (quarantined && typeof quarantined.raw === "string") {
+    // Stored as text because PostgreSQL refused the content: project it exactly as ingestion did.
+    const original = JSON.parse(quarantined.raw) as JsonObject;
+    const event = normalizeEvent(original, quarantined.raw, row.source, row.received_ms);
+    return { ...quarantine(event, String(quarantined.reason)), eventId: row.event_id };
+  }
   const raw = JSON.stringify(row.payload);
   const event = row.source === "relay" ? normalizeRelay(row.payload, row.received_ms) : normalizeEvent(row.payload, raw, row.source, row.received_ms);
   // The stored event_id wins: an id derived from the original bytes cannot be derived again from jsonb.

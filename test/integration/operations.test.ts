@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Writable } from "node:stream";
 import { deliveryId, messageEvent } from "../../scripts/lib/sample-events.js";
+import { FakeCustomerIo } from "../../scripts/lib/fake-customerio.js";
 import { createLogger } from "../../src/core/logger.js";
+import { waitFor } from "../helpers/wait.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { startTestService, TEST_KEY } from "../helpers/service.js";
 
@@ -76,7 +78,7 @@ describe("graceful shutdown", () => {
 });
 
 describe("logging", () => {
-  it("never writes the signing key, signatures or the database password, even at trace level", async () => {
+  it("never writes a secret (signing key, signatures, database password, Track API key, relay credentials), even at trace level", async () => {
     const lines: string[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -84,18 +86,40 @@ describe("logging", () => {
         done();
       },
     });
-    const svc = await startTestService(db.url, { LOG_LEVEL: "trace" }, createLogger("trace", sink));
+    const fake = await FakeCustomerIo.start({ siteId: "site-id-secret", apiKey: "track-api-key-secret" });
+    const svc = await startTestService(
+      db.url,
+      {
+        LOG_LEVEL: "trace",
+        CIO_TRACK_URL: fake.url,
+        CIO_SITE_ID: "site-id-secret",
+        CIO_API_KEY: "track-api-key-secret",
+        CIO_REGION: "us",
+        REPORTER_PUSH_MODE: "batch",
+        RELAY_CREDENTIALS: "relay-user:relay-password-secret",
+      },
+      createLogger("trace", sink),
+    );
     try {
       const ok = await svc.webhook(messageEvent({ objectType: "email", metric: "sent", deliveryId: deliveryId() }));
       const bad = await svc.webhook(messageEvent({ objectType: "email", metric: "sent", deliveryId: deliveryId() }), { key: "wrong" });
       assert.deepEqual([ok.status, bad.status], [200, 401]);
+      const auth = { authorization: `Basic ${Buffer.from("relay-user:relay-password-secret").toString("base64")}` };
+      fake.fail({ status: 401 }, 1, "/api/v2/batch"); // an error path that logs Customer.io's answer
+      const id = deliveryId();
+      assert.equal((await svc.post("/push/events", { delivery_id: id, event: "opened", device_id: "tok", timestamp: 1_700_000_000 }, auth)).status, 200);
+      assert.equal((await svc.post("/api/v1/metrics", { delivery_id: id, metric: "opened" }, { authorization: "Basic d3Jvbmc6d3Jvbmc=" })).status, 401);
+      await waitFor("the failed batch is dead-lettered", async () => (await db.query("SELECT 1 FROM outbox WHERE delivery_id = $1 AND status = 'dead'", [id])).length === 1);
     } finally {
       await svc.stop();
+      await fake.close();
     }
     const log = lines.join("");
     assert.match(log, /"msg":"request"/, "requests are logged");
+    assert.match(log, /Customer.io call failed/, "the failed call is logged");
     const password = decodeURIComponent(new URL(db.url).password);
-    for (const secret of [TEST_KEY, password]) assert.ok(!log.includes(secret), `log contains a secret: ${secret.slice(0, 3)}…`);
+    const secrets = [TEST_KEY, password, "track-api-key-secret", "relay-password-secret", Buffer.from("site-id-secret:track-api-key-secret").toString("base64")];
+    for (const secret of secrets) assert.ok(!log.includes(secret), `log contains a secret: ${secret.slice(0, 3)}…`);
     assert.doesNotMatch(log, /[0-9a-f]{64}/, "no signature in the log");
   });
 });

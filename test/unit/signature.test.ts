@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { sign, verifySignature } from "../../src/webhooks/signature.js";
+import { timingSafeEqual } from "node:crypto";
+import { constantTimeEqual, sign, verifySignature } from "../../src/webhooks/signature.js";
 
 const vector = { key: "abcd", timestamp: "1536353830", body: '{"hello": "world"}' };
 const expected = "2380722c30fe151144a151cbbf6b5a207291314d78582594cb18bcdb66098d5c";
@@ -44,6 +45,22 @@ describe("webhook signature", () => {
     assert.equal(reason(expected, "12a"), "malformed_timestamp");
     assert.equal(reason("zz", vector.timestamp), "malformed_signature");
     assert.equal(reason(expected.slice(2), vector.timestamp), "malformed_signature");
+  });
+
+  it("compares in constant time: fixed-length buffers, every key, no early exit", () => {
+    assert.equal(constantTimeEqual, timingSafeEqual, "the default comparison is crypto.timingSafeEqual");
+    const calls: Array<[number, number]> = [];
+    const equal = (a: Buffer, b: Buffer) => {
+      calls.push([a.length, b.length]);
+      return timingSafeEqual(a, b);
+    };
+    const body = Buffer.from(vector.body);
+    const result = verifySignature(expected, vector.timestamp, body, { keys: ["abcd", "k2", "k3"], toleranceSeconds: 0, equal });
+    assert.equal(result.ok, true);
+    assert.deepEqual(calls, [[32, 32], [32, 32], [32, 32]], "all three keys compared although the first matched");
+    calls.length = 0;
+    verifySignature("ab".repeat(31), vector.timestamp, body, { keys: ["abcd"], toleranceSeconds: 0, equal });
+    assert.deepEqual(calls, [], "a wrong-length signature is refused before any comparison");
   });
 
   it("rejects a stale timestamp only when the tolerance is on", () => {
