@@ -73,7 +73,7 @@ const envSchema = z.object({
   WEBHOOK_TIMEOUT_MS: int(3000, 100, 3900),
 
   INGEST_MAX_BATCH: int(200, 1, 5000),
-  INGEST_MAX_IN_FLIGHT: int(2, 1, 64),
+  INGEST_MAX_IN_FLIGHT: int(1, 1, 64),
 
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
 

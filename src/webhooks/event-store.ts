@@ -9,6 +9,11 @@ import { batchParams, INGEST_SQL } from "./projection.sql.js";
 
 export type StoreOutcome = "stored" | "duplicate";
 
+/** Where the webhook route puts events: the group-commit EventStore (benchmarks plug in others). */
+export interface EventSink {
+  store(event: NormalizedEvent): Promise<StoreOutcome>;
+}
+
 export interface EventStoreOptions {
   /** Most events in one statement. */
   maxBatch: number;
@@ -32,7 +37,7 @@ export class StoreUnavailableError extends Error {
 // SQLSTATE classes that point at one row's data rather than at the database: worth isolating.
 const DATA_ERROR_CLASSES = ["22", "23", "54"];
 
-export class EventStore {
+export class EventStore implements EventSink {
   private queue: Pending[] = [];
   private inFlight = 0;
   private idle: Array<() => void> = [];

@@ -7,12 +7,12 @@ import { badRequest, unauthorized, unavailable } from "../core/errors.js";
 import type { AppState } from "../core/http.js";
 import { readRawBody } from "../core/raw-body.js";
 import { isJsonObject, normalizeEvent } from "./event.js";
-import type { EventStore } from "./event-store.js";
+import type { EventSink } from "./event-store.js";
 import { verifySignature } from "./signature.js";
 
 export const WEBHOOK_PATH = "/webhooks/customerio";
 
-export function webhookRoutes(config: Config["webhooks"], store: EventStore): Router<AppState> {
+export function webhookRoutes(config: Config["webhooks"], store: EventSink): Router<AppState> {
   const router = new Router<AppState>();
 
   router.post(WEBHOOK_PATH, async (ctx) => {

@@ -1,0 +1,70 @@
+// One server of the ingest benchmark, started by scripts/bench-ingest.ts in its own process:
+//   baseline  the same Koa app, body reading, signature check and parsing, answering 200 without a database
+//   naive     the same route, one transaction per request: BEGIN; insert event; upsert delivery; COMMIT
+//   ours      the real service (startService): group commit, 2xx after the commit
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import pg from "pg";
+import { startService } from "../src/app.js";
+import { loadConfig } from "../src/core/config.js";
+import { createHttpApp } from "../src/core/http.js";
+import { createLogger } from "../src/core/logger.js";
+import type { NormalizedEvent } from "../src/webhooks/event.js";
+import type { EventSink } from "../src/webhooks/event-store.js";
+import { batchParams, PROJECT_SQL } from "../src/webhooks/projection.sql.js";
+import { webhookRoutes } from "../src/webhooks/webhook.routes.js";
+
+const variant = process.env["BENCH_VARIANT"];
+const config = loadConfig(process.env);
+const log = createLogger(config.logLevel);
+
+/** The straightforward receiver: a transaction per request, the event then its delivery. */
+class NaiveSink implements EventSink {
+  constructor(private readonly pool: pg.Pool) {}
+  async store(event: NormalizedEvent) {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      // Named (prepared) statements, so the reference is not slowed by planning on every request.
+      const inserted = await client.query({
+        name: "naive-insert-event",
+        text: `INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id, identifiers, href, link_id, failure_message, source, payload)
+         VALUES ($1, $2, $3, $4, to_timestamp($5 / 1000.0), to_timestamp($6 / 1000.0), $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
+        values: [event.eventId, event.deliveryId, event.objectType, event.metric, event.occurredAt, event.receivedAt, event.customerId, event.identifiers, event.href, event.linkId, event.failureMessage, event.source, event.payload],
+      });
+      if (inserted.rowCount === 1) await client.query({ name: "naive-upsert-delivery", text: PROJECT_SQL, values: batchParams([event]) });
+      await client.query("COMMIT");
+      return inserted.rowCount === 1 ? ("stored" as const) : ("duplicate" as const);
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+async function listen(handler: http.RequestListener): Promise<number> {
+  const server = http.createServer(handler);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(config.port, "127.0.0.1", resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+let port: number;
+if (variant === "ours") {
+  const service = await startService(config, log);
+  port = Number(new URL(service.url).port);
+} else if (variant === "baseline") {
+  const sink: EventSink = { store: async () => "stored" };
+  port = await listen(createHttpApp(log, [webhookRoutes(config.webhooks, sink)]).callback());
+} else if (variant === "naive") {
+  const pool = new pg.Pool({ connectionString: config.database.url, max: config.database.poolSize });
+  port = await listen(createHttpApp(log, [webhookRoutes(config.webhooks, new NaiveSink(pool))]).callback());
+} else {
+  throw new Error(`BENCH_VARIANT must be baseline, naive or ours, got ${variant}`);
+}
+process.stdout.write(`READY ${port}\n`);
+// A clean exit on SIGINT lets `--cpu-prof` write its profile (BENCH_CPU_PROF=1 npm run bench:ingest).
+process.on("SIGINT", () => process.exit(0));
