@@ -1,6 +1,7 @@
 // Every migration, in order. Listed explicitly (no glob) so the same list works from src via tsx and
 // from dist after tsc.
 import { Initial1795477268022 } from "./1795477268022-Initial.js";
-import { DeliveriesFillfactor1795480000000 } from "./1795480000000-DeliveriesFillfactor.js";
+import { DeliveriesFillfactor1795478000000 } from "./1795478000000-DeliveriesFillfactor.js";
+import { Unsubscribes1795478538404 } from "./1795478538404-Unsubscribes.js";
 
-export const migrations = [Initial1795477268022, DeliveriesFillfactor1795480000000];
+export const migrations = [Initial1795477268022, DeliveriesFillfactor1795478000000, Unsubscribes1795478538404];

@@ -12,6 +12,9 @@ import { OutboxSender } from "./reporter/outbox-sender.js";
 import { relayRoutes } from "./reporter/relay.routes.js";
 import { RelayService } from "./reporter/relay.service.js";
 import { TrackClient } from "./reporter/track-client.js";
+import { loadTemplate } from "./unsubscribe/pages.js";
+import { unsubscribeRoutes } from "./unsubscribe/unsubscribe.routes.js";
+import { UnsubscribeService } from "./unsubscribe/unsubscribe.service.js";
 import { EventStore } from "./webhooks/event-store.js";
 import { webhookRoutes } from "./webhooks/webhook.routes.js";
 
@@ -46,9 +49,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const store = new EventStore(pool, config.ingest, log);
     const track = new TrackClient({ ...config.track, connections: config.reporter.concurrency, log });
     const sender = new OutboxSender(pool, track, config.reporter, log);
-    const relay = new RelayService(pool, () => {
-      if (config.reporter.enabled) sender.kick(); // an immediate attempt after each accepted metric
-    });
+    const kick = () => {
+      if (config.reporter.enabled) sender.kick(); // an immediate attempt after each accepted call
+    };
+    const relay = new RelayService(pool, kick);
+    const unsubscribes = new UnsubscribeService(pool, { attributes: config.unsubscribe.attributes, canIdentify: track.hasCredentials }, kick);
+    const u = config.unsubscribe;
+    const brand = { name: u.brandName, logoUrl: u.logoUrl, accent: u.accentColor, supportUrl: u.supportUrl, lang: u.lang, template: loadTemplate(u.templatePath) };
     // Every instance runs the schedule; claims (FOR UPDATE SKIP LOCKED + leases) keep them from
     // taking the same rows, so no row is sent twice by two instances.
     const reporterJob = config.reporter.enabled
@@ -64,11 +71,16 @@ export async function startService(config: Config, log: Logger): Promise<Service
     if (config.reporter.enabled) sender.kick(); // rows left from before a restart
 
     let shuttingDown = false;
-    const app = createHttpApp(log, [
-      healthRoutes(dataSource, () => shuttingDown),
-      webhookRoutes(config.webhooks, store),
-      relayRoutes(config.relay, relay),
-    ]);
+    const app = createHttpApp(
+      log,
+      [
+        healthRoutes(dataSource, () => shuttingDown),
+        webhookRoutes(config.webhooks, store),
+        relayRoutes(config.relay, relay),
+        unsubscribeRoutes(config.unsubscribe, brand, unsubscribes),
+      ],
+      { trustProxy: config.trustProxy },
+    );
 
     const server = http.createServer(app.callback());
     server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts

@@ -1,6 +1,7 @@
 // Owns the service's configuration: the only module that reads process.env. Every variable is parsed
 // and validated once at start; a bad configuration fails with every problem named at once.
 import path from "node:path";
+import { createHmac, randomBytes } from "node:crypto";
 import cron from "node-cron";
 import { z } from "zod";
 import { PROJECT_ROOT } from "./paths.js";
@@ -99,6 +100,31 @@ const envSchema = z.object({
   REPORTER_LEASE_SECONDS: int(120, 5, 3600),
   REPORTER_BACKOFF_BASE_MS: int(1000, 10, 600_000),
   REPORTER_BACKOFF_MAX_MS: int(3_600_000, 100, 86_400_000),
+
+  TRUST_PROXY: bool(false),
+  UNSUBSCRIBE_BRAND_NAME: z.string().optional().default("our messages"),
+  UNSUBSCRIBE_LOGO_URL: z.string().optional().refine((v) => !v || /^https:\/\/[^\s"'<>]+$/.test(v), "must be an https:// URL"),
+  UNSUBSCRIBE_ACCENT_COLOR: z.string().optional().default("#1f4fd1").refine((v) => /^#[0-9a-fA-F]{6}$/.test(v), "must be a colour like #1f4fd1"),
+  UNSUBSCRIBE_SUPPORT_URL: z.string().optional().refine((v) => !v || /^(https:\/\/|mailto:)[^\s"'<>]+$/.test(v), "must be an https:// or mailto: URL"),
+  UNSUBSCRIBE_LANG: z.string().optional().default("en").refine((v) => /^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/.test(v), "must be a language tag such as en or fr-CA"),
+  UNSUBSCRIBE_TEMPLATE: z.string().optional(),
+  UNSUBSCRIBE_ATTRIBUTES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return null;
+      try {
+        const parsed: unknown = JSON.parse(v);
+        if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+      } catch {
+        /* reported below */
+      }
+      ctx.addIssue({ code: "custom", message: 'must be a JSON object such as {"newsletter": false}' });
+      return z.NEVER;
+    }),
+  UNSUBSCRIBE_RECORD_CLIENT: bool(false),
+  UNSUBSCRIBE_RATE_LIMIT: int(20, 1, 100_000),
+  UNSUBSCRIBE_SECRET: z.string().optional(),
 });
 
 export interface Config {
@@ -143,6 +169,21 @@ export interface Config {
     bodyLimitBytes: number;
   };
   reporter: ReporterConfig;
+  /** Honour X-Forwarded-For / -Proto (only behind a proxy you control). */
+  trustProxy: boolean;
+  unsubscribe: {
+    brandName: string;
+    logoUrl: string | null;
+    accentColor: string;
+    supportUrl: string | null;
+    lang: string;
+    templatePath: string | undefined;
+    attributes: Record<string, unknown> | null;
+    recordClient: boolean;
+    rateLimitPerMinute: number;
+    /** Signs the page's resubscribe tokens; derived from the signing keys unless UNSUBSCRIBE_SECRET is set. */
+    secret: string;
+  };
 }
 
 export interface ReporterConfig {
@@ -266,6 +307,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       leaseSeconds: e.REPORTER_LEASE_SECONDS,
       backoffBaseMs: e.REPORTER_BACKOFF_BASE_MS,
       backoffMaxMs: e.REPORTER_BACKOFF_MAX_MS,
+    },
+    trustProxy: e.TRUST_PROXY,
+    unsubscribe: {
+      brandName: e.UNSUBSCRIBE_BRAND_NAME,
+      logoUrl: e.UNSUBSCRIBE_LOGO_URL || null,
+      accentColor: e.UNSUBSCRIBE_ACCENT_COLOR,
+      supportUrl: e.UNSUBSCRIBE_SUPPORT_URL || null,
+      lang: e.UNSUBSCRIBE_LANG,
+      templatePath: e.UNSUBSCRIBE_TEMPLATE ? path.resolve(PROJECT_ROOT, e.UNSUBSCRIBE_TEMPLATE) : undefined,
+      attributes: e.UNSUBSCRIBE_ATTRIBUTES,
+      recordClient: e.UNSUBSCRIBE_RECORD_CLIENT,
+      rateLimitPerMinute: e.UNSUBSCRIBE_RATE_LIMIT,
+      // Every instance derives the same secret from the shared signing key, so a page served by one
+      // instance can be posted to another.
+      secret: e.UNSUBSCRIBE_SECRET || (signingKeys[0] ? createHmac("sha256", signingKeys[0]).update("cio-companion:unsubscribe-token").digest("hex") : randomBytes(32).toString("hex")),
     },
   };
 }

@@ -9,11 +9,12 @@ import { DeliveryEvent } from "../../entities/delivery-event.entity.js";
 import { OutboxItem } from "../../entities/outbox-item.entity.js";
 import { PersonSubscription } from "../../entities/person-subscription.entity.js";
 import { RateLimit } from "../../entities/rate-limit.entity.js";
+import { Unsubscribe } from "../../entities/unsubscribe.entity.js";
 import { migrations } from "../../migrations/index.js";
 import type { Config } from "./config.js";
 import { EmbeddedPostgres } from "./embedded-postgres.js";
 
-export const entities = [DeliveryEvent, Delivery, PersonSubscription, OutboxItem, RateLimit];
+export const entities = [DeliveryEvent, Delivery, PersonSubscription, OutboxItem, RateLimit, Unsubscribe];
 export const EMBEDDED_DATABASE = "cio";
 
 export interface PoolSettings {

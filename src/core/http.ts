@@ -15,9 +15,9 @@ export type AppContext = Koa.ParameterizedContext<AppState>;
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-export function createHttpApp(log: Logger, routers: Router<AppState>[]): Koa<AppState> {
+export function createHttpApp(log: Logger, routers: Router<AppState>[], options: { trustProxy?: boolean } = {}): Koa<AppState> {
   const app = new Koa<AppState>({ asyncLocalStorage: false });
-  app.proxy = true;
+  app.proxy = options.trustProxy ?? false;
   app.silent = true; // errors are logged by the middleware below, once
 
   app.use(async (ctx, next) => {

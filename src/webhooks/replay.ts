@@ -7,6 +7,7 @@ import { normalizeEvent, type EventSource, type JsonObject, type NormalizedEvent
 import { quarantine } from "./event-store.js";
 import { batchParams, PROJECT_SQL } from "./projection.sql.js";
 import { normalizeRelay } from "../reporter/relay-event.js";
+import { normalizeUnsubscribe } from "../unsubscribe/unsubscribe.service.js";
 
 export interface TableChanges {
   before: number;
@@ -42,7 +43,12 @@ export function renormalize(row: StoredEvent): NormalizedEvent {
     return { ...quarantine(event, String(quarantined.reason)), eventId: row.event_id };
   }
   const raw = JSON.stringify(row.payload);
-  const event = row.source === "relay" ? normalizeRelay(row.payload, row.received_ms) : normalizeEvent(row.payload, raw, row.source, row.received_ms);
+  const event =
+    row.source === "relay"
+      ? normalizeRelay(row.payload, row.received_ms)
+      : row.source === "unsubscribe_page"
+        ? normalizeUnsubscribe(row.payload, row.received_ms)
+        : normalizeEvent(row.payload, raw, row.source, row.received_ms);
   // The stored event_id wins: an id derived from the original bytes cannot be derived again from jsonb.
   return { ...event, eventId: row.event_id };
 }

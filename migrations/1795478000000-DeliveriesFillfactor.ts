@@ -3,8 +3,8 @@
 // in the upsert (npm run bench:ingest, EXPLAIN ANALYZE of the ingest statement).
 import type { MigrationInterface, QueryRunner } from "typeorm";
 
-export class DeliveriesFillfactor1795480000000 implements MigrationInterface {
-  name = "DeliveriesFillfactor1795480000000";
+export class DeliveriesFillfactor1795478000000 implements MigrationInterface {
+  name = "DeliveriesFillfactor1795478000000";
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`ALTER TABLE "deliveries" SET (fillfactor = 70)`);

@@ -1,0 +1,169 @@
+// Owns /unsubscribe/<delivery_id>: GET shows the page; POST takes the page's form, a mail client's
+// RFC 8058 one-click (`List-Unsubscribe=One-Click`, answered 200 with no page), or Customer.io's JSON
+// `{"unsubscribe": true|false}` (so the official client's unsubscribe() works against us). Every
+// change is committed before the answer. Resubscribing through the form needs a token from our own
+// page, so no cross-site request can resubscribe someone silently; a JSON request from another site
+// cannot be sent without a CORS preflight, which we never grant.
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import Router from "@koa/router";
+import { koaBody } from "koa-body";
+import type { Next } from "koa";
+import type { Config } from "../core/config.js";
+import type { AppContext, AppState } from "../core/http.js";
+import { content, kindOf, maskRecipient, page, type Branding } from "./pages.js";
+import type { UnsubscribeService } from "./unsubscribe.service.js";
+
+export const DELIVERY_ID = /^[A-Za-z0-9_=+.:-]{1,200}$/;
+const TOKEN_TTL_SECONDS = 24 * 3600;
+
+export function resubscribeToken(secret: string, deliveryId: string, nowSeconds = Math.floor(Date.now() / 1000)): string {
+  const expires = nowSeconds + TOKEN_TTL_SECONDS;
+  return `${expires}.${createHmac("sha256", secret).update(`resubscribe:${deliveryId}:${expires}`).digest("base64url")}`;
+}
+
+export function validToken(secret: string, deliveryId: string, token: unknown, nowSeconds = Math.floor(Date.now() / 1000)): boolean {
+  if (typeof token !== "string") return false;
+  const [expires, mac] = token.split(".");
+  if (!expires || !mac || !/^\d+$/.test(expires) || Number(expires) < nowSeconds) return false;
+  const expected = createHmac("sha256", secret).update(`resubscribe:${deliveryId}:${expires}`).digest();
+  const given = Buffer.from(mac, "base64url");
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** Fixed-window counter per client address, per instance. */
+export class IpRateLimiter {
+  private windows = new Map<string, { count: number; resetAt: number }>();
+  constructor(private readonly perMinute: number) {}
+  /** Seconds to wait, or 0 when allowed. */
+  hit(ip: string, now = Date.now()): number {
+    if (this.windows.size > 50_000) for (const [k, w] of this.windows) if (w.resetAt <= now) this.windows.delete(k);
+    const w = this.windows.get(ip);
+    if (!w || w.resetAt <= now) {
+      this.windows.set(ip, { count: 1, resetAt: now + 60_000 });
+      return 0;
+    }
+    w.count++;
+    return w.count > this.perMinute ? Math.ceil((w.resetAt - now) / 1000) : 0;
+  }
+}
+
+export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding, service: UnsubscribeService): Router<AppState> {
+  const router = new Router<AppState>();
+  const limiter = new IpRateLimiter(config.rateLimitPerMinute);
+  const logoOrigin = brand.logoUrl ? new URL(brand.logoUrl).origin : null;
+  const parse = koaBody({ json: true, jsonStrict: true, urlencoded: true, text: false, multipart: false, jsonLimit: "8kb", formLimit: "8kb" });
+
+  const html = (ctx: AppContext, status: number, title: string, body: (nonce: string) => string) => {
+    const nonce = randomBytes(16).toString("base64");
+    ctx.status = status;
+    ctx.type = "text/html; charset=utf-8";
+    ctx.set({
+      "content-security-policy": `default-src 'none'; style-src 'nonce-${nonce}'; img-src ${logoOrigin ?? "'none'"}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+      "x-frame-options": "DENY",
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      "cache-control": "no-store",
+    });
+    ctx.body = page(brand, { title, content: body(nonce), nonce });
+  };
+  const wantsJson = (ctx: AppContext) => Boolean(ctx.is("application/json"));
+  const fail = (ctx: AppContext, status: number, code: string, message: string, pageTitle: string, pageBody: string) => {
+    if (wantsJson(ctx)) {
+      ctx.status = status;
+      ctx.body = { meta: { errors: [message] }, error: code, message };
+    } else html(ctx, status, pageTitle, () => pageBody);
+  };
+
+  const validId = async (ctx: AppContext, next: Next) => {
+    const id = (ctx.params as { deliveryId?: string }).deliveryId ?? "";
+    if (!DELIVERY_ID.test(id)) {
+      fail(ctx, 400, "invalid_delivery_id", "delivery_id must be 1 to 200 letters, digits or _=+.:-", "Link not recognised", content.invalid());
+      return;
+    }
+    await next();
+  };
+  const clientOf = (ctx: AppContext) => (config.recordClient ? { ip: ctx.ip, userAgent: ctx.get("user-agent") } : undefined);
+
+  router.get("/unsubscribe/:deliveryId", validId, async (ctx) => {
+    const id = ctx.params["deliveryId"]!;
+    const delivery = await service.summary(id).catch(() => null);
+    // A delivery we have not seen is shown the same page, without details: no hint whether it exists.
+    if (delivery?.unsubscribed) {
+      html(ctx, 200, "You're unsubscribed", () => content.done("", resubscribeToken(config.secret, id)));
+      return;
+    }
+    html(ctx, 200, "Unsubscribe", () => content.confirm("", kindOf(delivery?.channel ?? null), maskRecipient(delivery?.recipient ?? null), brand.name));
+  });
+
+  router.post("/unsubscribe/:deliveryId", validId, async (ctx, next) => {
+    const wait = limiter.hit(ctx.ip);
+    if (wait > 0) {
+      ctx.set("retry-after", String(wait));
+      fail(ctx, 429, "rate_limited", "Too many requests; retry later", "Too many requests", content.tooMany());
+      return;
+    }
+    await next();
+  }, async (ctx, next) => {
+    if (!ctx.is("application/json", "application/x-www-form-urlencoded")) {
+      fail(ctx, 415, "unsupported_media_type", "Send application/json or a form", "Link not recognised", content.invalid());
+      return;
+    }
+    try {
+      await parse(ctx, async () => undefined);
+    } catch {
+      fail(ctx, 400, "invalid_body", "The body could not be read", "Link not recognised", content.invalid());
+      return;
+    }
+    await next();
+  }, async (ctx) => {
+    const id = ctx.params["deliveryId"]!;
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+    const record = async (value: boolean, method: "page" | "one_click" | "api") => {
+      try {
+        await service.record(id, value, method, clientOf(ctx));
+        return true;
+      } catch (err) {
+        ctx.state.log.warn({ err: (err as Error).message }, "unsubscribe not stored; answering 503");
+        ctx.set("retry-after", "30");
+        fail(ctx, 503, "unavailable", "The request could not be stored right now; retry later", "Please try again", content.unavailable());
+        return false;
+      }
+    };
+
+    if (wantsJson(ctx)) {
+      if (typeof body["unsubscribe"] !== "boolean") {
+        fail(ctx, 400, "invalid_body", "unsubscribe must be true or false", "", "");
+        return;
+      }
+      if (await record(body["unsubscribe"], "api")) {
+        ctx.status = 200;
+        ctx.body = {};
+      }
+      return;
+    }
+    if (body["List-Unsubscribe"] === "One-Click") {
+      // RFC 8058: a mail client's button; no page, no redirect, no cookies.
+      if (await record(true, "one_click")) {
+        ctx.status = 200;
+        ctx.type = "text/plain";
+        ctx.body = "Unsubscribed\n";
+      }
+      return;
+    }
+    if (body["unsubscribe"] === "false") {
+      if (!validToken(config.secret, id, body["token"])) {
+        html(ctx, 403, "Page expired", () => content.expired());
+        return;
+      }
+      if (await record(false, "page")) html(ctx, 200, "You're subscribed again", () => content.resubscribed(""));
+      return;
+    }
+    if (await record(true, "page")) html(ctx, 200, "You're unsubscribed", () => content.done("", resubscribeToken(config.secret, id)));
+  });
+
+  // /unsubscribe, /unsubscribe/ and ids with a slash: the same helpful page, not a JSON 404.
+  router.all("/unsubscribe{/*rest}", (ctx) => {
+    html(ctx, 400, "Link not recognised", () => content.invalid());
+  });
+  return router;
+}
