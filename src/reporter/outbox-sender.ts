@@ -7,7 +7,7 @@ import os from "node:os";
 import type pg from "pg";
 import type { ReporterConfig } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
-import { claim, markDelivered, markFailed, type Failure, type OutboxRow } from "./outbox.repository.js";
+import { claim, markDelivered, markFailed, release, type Failure, type OutboxRow } from "./outbox.repository.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { TrackError, type TrackClient, type V2DeliveryItem } from "./track-client.js";
 
@@ -60,20 +60,27 @@ export class OutboxSender {
 
   private async drainLoop(): Promise<DrainResult> {
     const total: DrainResult = { delivered: 0, retried: 0, dead: 0 };
+    const itemsPerJob = this.config.pushMode === "batch" ? this.config.batchSize : 1;
+    // About a second of work per claim, and never more than can be sent well within the lease.
+    const jobs = Math.min(Math.max(this.config.concurrency * 2, this.config.rateLimit), Math.floor((this.config.rateLimit * this.config.leaseSeconds) / 4));
+    const limit = Math.max(1, jobs * itemsPerJob);
+    const claimNext = () => claim(this.pool, limit, this.config.leaseSeconds, this.id);
     do {
       this.again = false;
+      let next = claimNext();
       while (!this.stopping) {
-        const itemsPerJob = this.config.pushMode === "batch" ? this.config.batchSize : 1;
-        // About a second of work per claim (the pause between rounds then costs little), and never
-        // more than can be sent well within the lease.
-        const jobs = Math.min(Math.max(this.config.concurrency * 2, this.config.rateLimit), Math.floor((this.config.rateLimit * this.config.leaseSeconds) / 4));
-        const limit = Math.max(1, jobs * itemsPerJob);
-        const rows = await claim(this.pool, limit, this.config.leaseSeconds, this.id);
+        const rows = await next;
         if (rows.length === 0) break;
+        // Claim the next round while this one is sent, so the sending never pauses between rounds.
+        next = claimNext();
         const result = await this.sendAll(rows);
         total.delivered += result.delivered;
         total.retried += result.retried;
         total.dead += result.dead;
+      }
+      if (this.stopping) {
+        const unsent = await next.catch(() => [] as OutboxRow[]);
+        await release(this.pool, unsent.map((r) => r.id)).catch(() => undefined); // else they wait for their lease
       }
     } while (this.again && !this.stopping);
     return total;

@@ -62,6 +62,16 @@ export async function claim(db: Queryable, limit: number, leaseSeconds: number, 
   return rows.sort((a, b) => Number(a.id) - Number(b.id));
 }
 
+/** Gives claimed rows back unsent (a sender stopping): due at once, the claim not counted as an attempt. */
+export async function release(db: Queryable, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    `UPDATE outbox SET locked_until = NULL, locked_by = NULL, attempts = greatest(attempts - 1, 0), updated_at = now()
+     WHERE id = ANY($1::bigint[]) AND status = 'pending'`,
+    [ids],
+  );
+}
+
 export async function markDelivered(db: Queryable, ids: readonly string[], status: number): Promise<void> {
   if (ids.length === 0) return;
   await db.query(
