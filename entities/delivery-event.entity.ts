@@ -4,6 +4,7 @@ import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 
 @Entity({ name: "delivery_events" })
 @Index("delivery_events_delivery_id_idx", ["deliveryId"])
+@Index("delivery_events_clicks_idx", ["occurredAt"], { where: "metric = 'clicked'" })
 export class DeliveryEvent {
   @PrimaryColumn({ name: "event_id", type: "text" })
   eventId: string;

@@ -10,10 +10,13 @@ const counter = (name: string) => Column({ name, type: "integer", default: 0 });
 
 @Entity({ name: "deliveries" })
 @Index("deliveries_customer_id_idx", ["customerId"])
+@Index("deliveries_email_idx", ["email"])
+@Index("deliveries_cio_id_idx", ["cioId"])
 @Index("deliveries_campaign_id_idx", ["campaignId"])
 @Index("deliveries_broadcast_id_idx", ["broadcastId"])
 @Index("deliveries_newsletter_id_idx", ["newsletterId"])
 @Index("deliveries_transactional_message_id_idx", ["transactionalMessageId"])
+@Index("deliveries_failures_idx", ["lastFailureAt"], { where: "failure_reason IS NOT NULL" })
 export class Delivery {
   @PrimaryColumn({ name: "delivery_id", type: "text" })
   deliveryId: string;
@@ -29,6 +32,13 @@ export class Delivery {
 
   @Column({ name: "identifiers", type: "jsonb", nullable: true })
   identifiers: Record<string, unknown> | null;
+
+  /** identifiers->>'email' and identifiers->>'cio_id', as indexed columns for per-person lookups. */
+  @Column({ name: "email", type: "text", nullable: true, generatedType: "STORED", asExpression: "identifiers ->> 'email'", insert: false, update: false })
+  email: string | null;
+
+  @Column({ name: "cio_id", type: "text", nullable: true, generatedType: "STORED", asExpression: "identifiers ->> 'cio_id'", insert: false, update: false })
+  cioId: string | null;
 
   @Column({ name: "recipient", type: "text", nullable: true })
   recipient: string | null;
@@ -55,6 +65,10 @@ export class Delivery {
   failureMessage: string | null;
 
   @at("last_failure_at") lastFailureAt: Date | null;
+
+  /** failure_message normalized for grouping (SMTP code kept; addresses and ids masked). */
+  @Column({ name: "failure_reason", type: "text", nullable: true, generatedType: "STORED", asExpression: "cio_failure_reason(failure_message)", insert: false, update: false })
+  failureReason: string | null;
 
   @at("drafted_at") draftedAt: Date | null;
   @at("attempted_at") attemptedAt: Date | null;
