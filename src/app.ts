@@ -12,6 +12,7 @@ import { OutboxSender } from "./reporter/outbox-sender.js";
 import { relayRoutes } from "./reporter/relay.routes.js";
 import { RelayService } from "./reporter/relay.service.js";
 import { TrackClient } from "./reporter/track-client.js";
+import { reportsRoutes } from "./reports/reports.routes.js";
 import { loadTemplate } from "./unsubscribe/pages.js";
 import { unsubscribeRoutes } from "./unsubscribe/unsubscribe.routes.js";
 import { UnsubscribeService } from "./unsubscribe/unsubscribe.service.js";
@@ -78,6 +79,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         webhookRoutes(config.webhooks, store),
         relayRoutes(config.relay, relay),
         unsubscribeRoutes(config.unsubscribe, brand, unsubscribes),
+        reportsRoutes(config.reports, pool),
       ],
       { trustProxy: config.trustProxy },
     );

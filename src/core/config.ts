@@ -125,6 +125,8 @@ const envSchema = z.object({
   UNSUBSCRIBE_RECORD_CLIENT: bool(false),
   UNSUBSCRIBE_RATE_LIMIT: int(20, 1, 100_000),
   UNSUBSCRIBE_SECRET: z.string().optional(),
+
+  REPORTS_CREDENTIALS: csv.refine((pairs) => pairs.every((p) => /^[^:]+:.+$/.test(p)), "must be comma-separated user:password pairs"),
 });
 
 export interface Config {
@@ -169,6 +171,10 @@ export interface Config {
     bodyLimitBytes: number;
   };
   reporter: ReporterConfig;
+  reports: {
+    /** user:password pairs; empty = served to loopback clients only. */
+    credentials: string[];
+  };
   /** Honour X-Forwarded-For / -Proto (only behind a proxy you control). */
   trustProxy: boolean;
   unsubscribe: {
@@ -308,6 +314,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       backoffBaseMs: e.REPORTER_BACKOFF_BASE_MS,
       backoffMaxMs: e.REPORTER_BACKOFF_MAX_MS,
     },
+    reports: { credentials: e.REPORTS_CREDENTIALS },
     trustProxy: e.TRUST_PROXY,
     unsubscribe: {
       brandName: e.UNSUBSCRIBE_BRAND_NAME,

@@ -10,12 +10,13 @@ import { OutboxItem } from "../../entities/outbox-item.entity.js";
 import { PersonSubscription } from "../../entities/person-subscription.entity.js";
 import { RateLimit } from "../../entities/rate-limit.entity.js";
 import { Unsubscribe } from "../../entities/unsubscribe.entity.js";
-import { DeliveryStatsHourly } from "../../entities/delivery-stats-hourly.entity.js";
+import { DeliveryStatsDaily } from "../../entities/delivery-stats-daily.entity.js";
+import { ReportSettings } from "../../entities/report-settings.entity.js";
 import { migrations } from "../../migrations/index.js";
 import type { Config } from "./config.js";
 import { EmbeddedPostgres } from "./embedded-postgres.js";
 
-export const entities = [DeliveryEvent, Delivery, PersonSubscription, OutboxItem, RateLimit, Unsubscribe, DeliveryStatsHourly];
+export const entities = [DeliveryEvent, Delivery, PersonSubscription, OutboxItem, RateLimit, Unsubscribe, DeliveryStatsDaily, ReportSettings];
 export const EMBEDDED_DATABASE = "cio";
 
 export interface PoolSettings {

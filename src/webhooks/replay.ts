@@ -94,7 +94,7 @@ export async function replayProjections(pool: pg.Pool, options: { chunkSize?: nu
     // Ingestion waits behind these locks until we commit, so no event is applied twice or missed.
     await client.query("LOCK TABLE delivery_events IN SHARE MODE");
     // TRUNCATE fires no row triggers: the rollup is emptied too, and rebuilt by the inserts below.
-    await client.query("TRUNCATE deliveries, person_subscriptions, delivery_stats_hourly");
+    await client.query("TRUNCATE deliveries, person_subscriptions, delivery_stats_daily");
 
     let events = 0;
     let after = "";

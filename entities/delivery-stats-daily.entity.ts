@@ -1,15 +1,17 @@
-// The incrementally maintained rollup behind the reports: per UTC hour (of the delivery's send, or its
-// first event) × channel × origin × action, how many deliveries reached each milestone. Kept exact by
-// statement-level triggers on deliveries, in the same transaction (see the ReportRollup migration).
+// The incrementally maintained rollup behind the reports: per day (of the delivery's send, or its first
+// event, in the report time zone) × channel × origin × action, how many deliveries reached each
+// milestone. Kept exact by statement-level triggers on deliveries, in the same transaction (see the
+// ReportRollup migration).
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 
 const count = (name: string) => Column({ name, type: "integer", default: 0 });
 
-@Entity({ name: "delivery_stats_hourly" })
-@Index("delivery_stats_hourly_origin_idx", ["originType", "originId", "hour"])
-export class DeliveryStatsHourly {
-  @PrimaryColumn({ name: "hour", type: "timestamptz" })
-  hour: Date;
+@Entity({ name: "delivery_stats_daily" })
+@Index("delivery_stats_daily_origin_idx", ["originType", "originId", "day"])
+export class DeliveryStatsDaily {
+  /** A local date in the report time zone (report_settings.timezone, UTC unless changed). */
+  @PrimaryColumn({ name: "day", type: "date" })
+  day: string;
 
   /** '' when not known yet (e.g. only relayed metrics so far). */
   @PrimaryColumn({ name: "channel", type: "text" })

@@ -1,0 +1,115 @@
+// Owns turning request parameters (HTTP query or CLI flags) into report filters, with every problem
+// named; and the output formats (JSON rows, CSV, a terminal table).
+import { GROUPS, ORIGIN_TYPES, PERSON_KEYS, type Filters, type Group, type OriginType, type Page, type PersonKey } from "./reports.repository.js";
+
+export const CHANNELS = ["email", "push", "in_app", "sms", "slack", "webhook", "whatsapp"] as const;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const ID = /^\d{1,18}$/;
+
+export type Params = Record<string, string | undefined>;
+
+export class ReportQueryError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join("; "));
+  }
+}
+
+const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+
+/** from/to (default: the last 30 days up to today), channel, one origin, action. */
+export function parseFilters(p: Params, today = new Date()): Filters {
+  const problems: string[] = [];
+  const to = p["to"] ?? isoDay(today);
+  const from = p["from"] ?? isoDay(new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86400_000));
+  for (const [name, value] of [["from", from], ["to", to]] as const) {
+    if (!DATE.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) problems.push(`${name} must be a date like 2026-11-01, got "${value}"`);
+  }
+  if (problems.length === 0 && from > to) problems.push(`from (${from}) is after to (${to})`);
+  const filters: Filters = { from, to };
+  if (p["channel"]) {
+    if ((CHANNELS as readonly string[]).includes(p["channel"])) filters.channel = p["channel"];
+    else problems.push(`channel must be one of ${CHANNELS.join(", ")}`);
+  }
+  const origins = (["campaign", "broadcast", "newsletter", "transactional"] as const).filter((o) => p[o] !== undefined && p[o] !== "");
+  if (origins.length > 1) problems.push(`give one origin at most, got ${origins.join(" and ")}`);
+  for (const o of origins) {
+    if (ID.test(p[o]!)) Object.assign(filters, { originType: o as OriginType, originId: p[o] });
+    else problems.push(`${o} must be a numeric id`);
+  }
+  if (p["origin_type"] && origins.length === 0) {
+    if ((ORIGIN_TYPES as readonly string[]).includes(p["origin_type"])) filters.originType = p["origin_type"] as OriginType;
+    else problems.push(`origin_type must be one of ${ORIGIN_TYPES.join(", ")}`);
+  }
+  if (p["action"]) {
+    if (ID.test(p["action"])) filters.actionId = p["action"];
+    else problems.push("action must be a numeric id");
+  }
+  if (problems.length > 0) throw new ReportQueryError(problems);
+  return filters;
+}
+
+export function parseGroups(value: string | undefined): Group[] {
+  if (!value) return [];
+  const groups = value.split(",").map((g) => g.trim()).filter(Boolean);
+  const bad = groups.filter((g) => !(GROUPS as readonly string[]).includes(g));
+  if (bad.length > 0) throw new ReportQueryError([`group_by takes ${GROUPS.join(", ")}; not ${bad.join(", ")}`]);
+  return groups as Group[];
+}
+
+export function parsePage(p: Params, defaultLimit = 50): Page {
+  const limit = p["limit"] === undefined ? defaultLimit : Number(p["limit"]);
+  const offset = p["offset"] === undefined ? 0 : Number(p["offset"]);
+  const problems: string[] = [];
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) problems.push("limit must be an integer from 1 to 1000");
+  if (!Number.isInteger(offset) || offset < 0) problems.push("offset must be a non-negative integer");
+  if (problems.length > 0) throw new ReportQueryError(problems);
+  return { limit, offset };
+}
+
+export function parsePersonKey(value: string | undefined): PersonKey {
+  if (value && (PERSON_KEYS as readonly string[]).includes(value)) return value as PersonKey;
+  throw new ReportQueryError([`people are looked up by ${PERSON_KEYS.join(", ")}`]);
+}
+
+type Cell = string | number | boolean | null | Date | undefined | object;
+const text = (v: Cell): string => (v === null || v === undefined ? "" : v instanceof Date ? v.toISOString() : typeof v === "object" ? JSON.stringify(v) : String(v));
+
+export function toCsv(rows: ReadonlyArray<Record<string, Cell>>): string {
+  if (rows.length === 0) return "";
+  const columns = Object.keys(rows[0]!);
+  const cell = (v: Cell) => {
+    const s = text(v);
+    return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  };
+  return [columns.join(","), ...rows.map((r) => columns.map((c) => cell(r[c])).join(","))].join("\n") + "\n";
+}
+
+/** A plain-text table for terminals: numbers right-aligned, long text cut. */
+export function toTable(rows: ReadonlyArray<Record<string, Cell>>): string {
+  if (rows.length === 0) return "(no rows)\n";
+  const columns = Object.keys(rows[0]!);
+  const cells = rows.map((r) => columns.map((c) => {
+    const s = text(r[c]);
+    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  }));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
+  const numeric = columns.map((_, i) => cells.every((row) => row[i] === "" || !Number.isNaN(Number(row[i]))));
+  const line = (values: string[]) => values.map((v, i) => (numeric[i] ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join("  ").trimEnd();
+  return [line(columns), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n") + "\n";
+}
+
+/** Runs every parser, then throws once with all their problems. */
+export function parseAll<T extends unknown[]>(...parsers: { [K in keyof T]: () => T[K] }): T {
+  const problems: string[] = [];
+  const results = parsers.map((parse) => {
+    try {
+      return parse();
+    } catch (err) {
+      if (!(err instanceof ReportQueryError)) throw err;
+      problems.push(...err.problems);
+      return undefined;
+    }
+  });
+  if (problems.length > 0) throw new ReportQueryError(problems);
+  return results as T;
+}
