@@ -144,7 +144,7 @@ try {
   }
   process.stderr.write("\nVACUUM ANALYZE ...\n");
   await client.query("VACUUM ANALYZE");
-  const { rows } = await client.query("SELECT (SELECT count(*) FROM deliveries) AS deliveries, (SELECT count(*) FROM delivery_events) AS events, (SELECT count(*) FROM delivery_stats_hourly) AS rollup_rows, pg_size_pretty(pg_database_size(current_database())) AS size");
+  const { rows } = await client.query("SELECT (SELECT count(*) FROM deliveries) AS deliveries, (SELECT count(*) FROM delivery_events) AS events, (SELECT count(*) FROM delivery_stats_daily) AS rollup_rows, pg_size_pretty(pg_database_size(current_database())) AS size");
   console.log(`seeded ${JSON.stringify(rows[0])} in ${((Date.now() - started) / 1000).toFixed(0)} s into ${new URL(url).pathname.slice(1)}`);
 } finally {
   await client.end();
