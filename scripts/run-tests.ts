@@ -4,25 +4,15 @@
 // of its own, so files run in parallel without sharing rows.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import pg from "pg";
 import { migrate } from "../src/core/database.js";
 import { EmbeddedPostgres } from "../src/core/embedded-postgres.js";
 import { DATA_DIR, PROJECT_ROOT } from "../src/core/paths.js";
+import { freePort } from "./lib/free-port.js";
 
 const TEMPLATE = "cio_template";
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 function testFiles(roots: string[]): string[] {
   const out: string[] = [];

@@ -1,23 +1,15 @@
 // A throwaway embedded PostgreSQL for benchmarks, with the same settings as a trial install (durable:
 // fsync on), a fresh migrated database, and a clean stop.
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import pg from "pg";
 import { migrate } from "../../src/core/database.js";
 import { EmbeddedPostgres } from "../../src/core/embedded-postgres.js";
 import { DATA_DIR } from "../../src/core/paths.js";
+import { freePort } from "./free-port.js";
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
+export { freePort };
+
 
 export interface BenchDatabase {
   embedded: EmbeddedPostgres;

@@ -27,6 +27,8 @@ interface FaultRule {
   match?: (path: string) => boolean;
 }
 
+// Written from the shared README, not imported from src/: the fake must hold the contract on its own,
+// so a mistake in our validation cannot be mirrored here.
 export const METRICS_BY_CHANNEL: Record<string, string[]> = {
   email: ["bounced", "clicked", "converted", "deferred", "delivered", "dropped", "opened", "spammed"],
   webhook: ["bounced", "clicked", "converted", "deferred", "delivered", "dropped", "opened", "spammed"],

@@ -61,6 +61,22 @@ export function poolOf(dataSource: DataSource): pg.Pool {
   return (dataSource.driver as unknown as { master: pg.Pool }).master;
 }
 
+/** Runs `work` in one transaction on one pooled connection: committed if it resolves, rolled back if it throws. */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const result = await work(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
 /** Runs pending migrations on a short-lived connection without statement timeout, one instance at a time. */
 export async function migrate(url: string): Promise<string[]> {
   const ds = createDataSource(url, { poolSize: 2, connectTimeoutMs: 10_000, statementTimeoutMs: 0, applicationName: "cio-companion-migrate" });

@@ -2,6 +2,7 @@
 // transaction, store it as a delivery_events row (source = relay), apply it to its deliveries row, and
 // queue it in the outbox. The caller answers only after the commit; then the sender is kicked.
 import type pg from "pg";
+import { inTransaction } from "../core/database.js";
 import type { JsonObject } from "../webhooks/event.js";
 import { writeBatch } from "../webhooks/event-store.js";
 import { enqueue } from "./outbox.repository.js";
@@ -22,21 +23,13 @@ export class RelayService {
     if (errors.length > 0) return { ok: false, errors };
 
     const event = normalizeRelay(body);
-    const client = await this.pool.connect();
-    let inserted: Set<string>;
-    try {
-      await client.query("BEGIN");
-      inserted = await writeBatch(client, [event]);
-      if (inserted.has(event.eventId)) {
+    const inserted = await inTransaction(this.pool, async (client) => {
+      const ids = await writeBatch(client, [event]);
+      if (ids.has(event.eventId)) {
         await enqueue(client, [{ eventId: event.eventId, kind, deliveryId: event.deliveryId, payload: outboundBody(body, event) }]);
       }
-      await client.query("COMMIT");
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+      return ids;
+    });
     if (inserted.size > 0) this.onQueued();
     return { ok: true, duplicate: inserted.size === 0 };
   }

@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type { UnsubscribeMethod } from "../../entities/unsubscribe.entity.js";
+import { inTransaction } from "../core/database.js";
 import { enqueue, type NewOutboxItem } from "../reporter/outbox.repository.js";
 import { normalizeEvent, type JsonObject, type NormalizedEvent } from "../webhooks/event.js";
 import { writeBatch } from "../webhooks/event-store.js";
@@ -56,16 +57,11 @@ export class UnsubscribeService {
 
   /** Records the change unless the delivery is already in that state. Resolves after the commit. */
   async record(deliveryId: string, unsubscribe: boolean, method: UnsubscribeMethod, client?: { ip: string; userAgent: string }): Promise<{ changed: boolean }> {
-    const db = await this.pool.connect();
-    try {
-      await db.query("BEGIN");
+    const changed = await inTransaction(this.pool, async (db) => {
       // Two clicks at once, or the page and a mail client together: one at a time per delivery.
       await db.query("SELECT pg_advisory_xact_lock(hashtext('unsubscribe:' || $1))", [deliveryId]);
       const { rows } = await db.query<{ unsubscribe: boolean }>("SELECT unsubscribe FROM unsubscribes WHERE delivery_id = $1 ORDER BY id DESC LIMIT 1", [deliveryId]);
-      if (rows[0]?.unsubscribe === unsubscribe) {
-        await db.query("COMMIT");
-        return { changed: false };
-      }
+      if (rows[0]?.unsubscribe === unsubscribe) return false;
       const now = Date.now();
       const eventId = `unsubscribe:${randomUUID()}`;
       const payload: JsonObject = { event_id: eventId, delivery_id: deliveryId, unsubscribe, method, timestamp: Math.floor(now / 1000) };
@@ -89,13 +85,9 @@ export class UnsubscribeService {
         `INSERT INTO unsubscribes (delivery_id, unsubscribe, method, event_id, attributes_update, client_ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
         [deliveryId, unsubscribe, method, eventId, attributesUpdate, client?.ip ?? null, client?.userAgent?.slice(0, 500) ?? null],
       );
-      await db.query("COMMIT");
-    } catch (err) {
-      await db.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    } finally {
-      db.release();
-    }
+      return true;
+    });
+    if (!changed) return { changed: false };
     this.onQueued();
     return { changed: true };
   }

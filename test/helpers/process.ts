@@ -1,18 +1,10 @@
 // Runs the service as a real child process (what `npm start` runs, from source) and waits for it.
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import { PROJECT_ROOT } from "../../src/core/paths.js";
+import { freePort } from "../../scripts/lib/free-port.js";
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
+export { freePort };
+
 
 export interface ServiceProcess {
   child: ChildProcess;
