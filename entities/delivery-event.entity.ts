@@ -4,7 +4,8 @@ import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 
 @Entity({ name: "delivery_events" })
 @Index("delivery_events_delivery_id_idx", ["deliveryId"])
-@Index("delivery_events_clicks_idx", ["occurredAt"], { where: "metric = 'clicked'" })
+// Covers the links report (index-only scan over a date range of clicks).
+@Index("delivery_events_clicks_idx", ["occurredAt", "href", "deliveryId", "source", "machine"], { where: "metric = 'clicked'" })
 export class DeliveryEvent {
   @PrimaryColumn({ name: "event_id", type: "text" })
   eventId: string;
@@ -38,6 +39,10 @@ export class DeliveryEvent {
 
   @Column({ name: "failure_message", type: "text", nullable: true })
   failureMessage: string | null;
+
+  /** opened with prefetched=true or clicked with machine=true; false for other opens and clicks; else null. */
+  @Column({ name: "machine", type: "boolean", nullable: true })
+  machine: boolean | null;
 
   @Column({ name: "source", type: "text", default: "webhook" })
   source: string;

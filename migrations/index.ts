@@ -4,5 +4,6 @@ import { Initial1795477268022 } from "./1795477268022-Initial.js";
 import { DeliveriesFillfactor1795478000000 } from "./1795478000000-DeliveriesFillfactor.js";
 import { Unsubscribes1795478538404 } from "./1795478538404-Unsubscribes.js";
 import { ReportRollup1795478922022 } from "./1795478922022-ReportRollup.js";
+import { ClickIndex1795479808852 } from "./1795479808852-ClickIndex.js";
 
-export const migrations = [Initial1795477268022, DeliveriesFillfactor1795478000000, Unsubscribes1795478538404, ReportRollup1795478922022];
+export const migrations = [Initial1795477268022, DeliveriesFillfactor1795478000000, Unsubscribes1795478538404, ReportRollup1795478922022, ClickIndex1795479808852];

@@ -117,10 +117,11 @@ try {
         sent_at, greatest(sent_at, CASE WHEN delivered THEN delivered_at END, CASE WHEN opened THEN opened_at END, CASE WHEN clicked THEN clicked_at END)
       FROM planned`);
     await client.query(`
-      INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id, identifiers, href, link_id, failure_message, source, payload)
+      INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id, identifiers, href, link_id, failure_message, machine, source, payload)
       SELECT 'syn-' || p.i || '-' || ev.metric, p.delivery_id, p.channel, ev.metric, ev.at,
              ev.at + interval '1 second' * random() * 600,                       -- received out of order
-             p.person::text, jsonb_build_object('id', p.person::text), ev.href, CASE WHEN ev.href IS NOT NULL THEN (p.href_i % 7)::text END, ev.failure, 'webhook',
+             p.person::text, jsonb_build_object('id', p.person::text), ev.href, CASE WHEN ev.href IS NOT NULL THEN (p.href_i % 7)::text END, ev.failure,
+             CASE ev.metric WHEN 'opened' THEN NOT p.human_open WHEN 'clicked' THEN p.machine_click END, 'webhook',
              jsonb_build_object('event_id', 'syn-' || p.i || '-' || ev.metric, 'object_type', p.channel, 'metric', ev.metric,
                'timestamp', extract(epoch FROM ev.at)::bigint,
                'data', jsonb_strip_nulls(jsonb_build_object('delivery_id', p.delivery_id, p.origin_type || CASE WHEN p.origin_type = 'transactional' THEN '_message_id' ELSE '_id' END, p.origin_id,

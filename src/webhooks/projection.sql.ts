@@ -185,9 +185,9 @@ const PERSON_UPSERT = `person_upsert AS (
 export const INGEST_SQL = `WITH ${INPUT},
 inserted AS (
   INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id,
-    identifiers, href, link_id, failure_message, source, payload)
+    identifiers, href, link_id, failure_message, machine, source, payload)
   SELECT event_id, delivery_id, object_type, metric, ${ts("occurred_ms")}, ${ts("received_ms")}, customer_id,
-    identifiers, href, link_id, failure_message, source, payload
+    identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, payload
   FROM input
   ORDER BY event_id
   ON CONFLICT (event_id) DO NOTHING
