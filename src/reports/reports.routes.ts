@@ -20,7 +20,9 @@ export function reportsAuth(credentials: readonly string[]) {
   const allowed = credentials.map(digest);
   return async (ctx: AppContext, next: Next) => {
     if (allowed.length === 0) {
-      if (!LOOPBACK.test(ctx.req.socket.remoteAddress ?? "")) {
+      // A reverse proxy on this machine also connects from loopback: a proxied request is not local.
+      const proxied = ctx.get("x-forwarded-for") !== "" || ctx.get("forwarded") !== "";
+      if (proxied || !LOOPBACK.test(ctx.req.socket.remoteAddress ?? "")) {
         throw new HttpError(403, "reports_local_only", "Reports are served to this machine only; set REPORTS_CREDENTIALS to open them to others with Basic auth");
       }
     } else {

@@ -193,12 +193,26 @@ describe("reports API", () => {
     }
   });
 
+  it("without REPORTS_CREDENTIALS serves this machine only, not requests coming through a proxy", async () => {
+    assert.equal((await get("/reports/api/funnel")).status, 200);
+    for (const header of [{ "x-forwarded-for": "203.0.113.7" }, { forwarded: "for=203.0.113.7" }]) {
+      const res = await get("/reports", header);
+      assert.equal(res.status, 403);
+      assert.match(res.text, /REPORTS_CREDENTIALS/);
+    }
+  });
+
   it("requires Basic auth when REPORTS_CREDENTIALS is set", async () => {
     const local = await startTestService(db.url, { REPORTER_ENABLED: "false", REPORTS_CREDENTIALS: "analyst:pw" });
     try {
       assert.equal((await fetch(`${local.url}/reports/api/funnel`)).status, 401);
       const ok = await fetch(`${local.url}/reports/api/funnel`, { headers: { authorization: `Basic ${Buffer.from("analyst:pw").toString("base64")}` } });
       assert.equal(ok.status, 200);
+      assert.equal((await fetch(`${local.url}/reports`)).status, 401, "the dashboard too");
+      // The reports' credentials guard the reports only.
+      assert.equal((await fetch(`${local.url}/healthz`)).status, 200);
+      assert.equal((await local.webhook(messageEvent({ objectType: "email", metric: "sent", deliveryId: "r-auth-check" }))).status, 200);
+      assert.equal((await fetch(`${local.url}/unsubscribe/r-auth-check`)).status, 200);
     } finally {
       await local.stop();
     }
