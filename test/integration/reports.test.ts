@@ -195,7 +195,8 @@ describe("reports API", () => {
 
   it("without REPORTS_CREDENTIALS serves this machine only, not requests coming through a proxy", async () => {
     assert.equal((await get("/reports/api/funnel")).status, 200);
-    for (const header of [{ "x-forwarded-for": "203.0.113.7" }, { forwarded: "for=203.0.113.7" }]) {
+    const proxied: Array<Record<string, string>> = [{ "x-forwarded-for": "203.0.113.7" }, { forwarded: "for=203.0.113.7" }];
+    for (const header of proxied) {
       const res = await get("/reports", header);
       assert.equal(res.status, 403);
       assert.match(res.text, /REPORTS_CREDENTIALS/);
