@@ -40,6 +40,8 @@ const delivered = (id: string) => waitFor(`outbox rows of ${id} delivered`, asyn
   const rows = await outboxOf(id);
   return rows.length > 0 && rows.every((r) => r["status"] === "delivered") ? rows : null;
 });
+/** Faults are matched by path: let earlier tests' rows finish first, so none of them takes a fault meant here. */
+const outboxIdle = () => waitFor("outbox idle", async () => (await db.query("SELECT 1 FROM outbox WHERE status = 'pending'")).length === 0, 15_000);
 const sentFor = (id: string) => fake.accepted.filter((r) => (r.body as { delivery_id?: string; batch?: Array<{ identifiers: { id: string } }> } | undefined)?.delivery_id === id
   || (r.body as { batch?: Array<{ identifiers: { id: string } }> } | undefined)?.batch?.some((i) => i.identifiers.id === id));
 
@@ -130,6 +132,7 @@ describe("relay API", () => {
   });
 
   it("keeps retrying through 500s, 429s with Retry-After, resets and timeouts, and delivers once", async () => {
+    await outboxIdle();
     const id = deliveryId();
     fake.fail({ status: 500 }, 1, "/api/v1/metrics");
     fake.fail({ status: 429, retryAfter: 1 }, 1, "/api/v1/metrics");
@@ -146,6 +149,7 @@ describe("relay API", () => {
   });
 
   it("dead-letters permanent failures with the status and answer, and `npm run outbox` retries them", async () => {
+    await outboxIdle();
     const id = deliveryId();
     fake.fail({ status: 400, body: { meta: { errors: ["delivery not found"] } } }, 1, "/api/v1/metrics");
     assert.equal((await svc.post("/api/v1/metrics", { delivery_id: id, metric: "bounced", reason: "550", timestamp: 1_700_000_000 })).status, 200);
