@@ -2,10 +2,10 @@
 // /push/events, with Customer.io's bodies and answers (200 `{}`; 400 `{"meta":{"errors":[...]}}`).
 // Open by default like Customer.io; with RELAY_CREDENTIALS set, Basic auth must match one pair (the
 // official client sends Site ID / API key as Basic auth on every call, so it works unchanged).
-import { createHash, timingSafeEqual } from "node:crypto";
 import Router from "@koa/router";
 import { koaBody } from "koa-body";
 import type { Next } from "koa";
+import { basicCredentials } from "../core/basic-auth.js";
 import type { Config } from "../core/config.js";
 import { HttpError, unavailable } from "../core/errors.js";
 import type { AppContext, AppState } from "../core/http.js";
@@ -16,17 +16,11 @@ import type { RelayKind } from "./relay-event.js";
 const cioError = (status: number, code: string, errors: string[], headers: Record<string, string> = {}) =>
   new HttpError(status, code, errors.join("; "), headers, { meta: { errors } });
 
-const digest = (s: string) => createHash("sha256").update(s).digest();
-
-export function basicAuth(credentials: readonly string[]) {
-  const allowed = credentials.map(digest);
+export function basicAuth(pairs: readonly string[]) {
+  const credentials = basicCredentials(pairs);
   return async (ctx: AppContext, next: Next) => {
-    if (allowed.length > 0) {
-      const header = ctx.get("authorization");
-      const given = header.startsWith("Basic ") ? digest(Buffer.from(header.slice(6), "base64").toString("utf8")) : digest("");
-      let ok = false;
-      for (const a of allowed) ok = timingSafeEqual(a, given) || ok; // compare with every pair: no early exit
-      if (!ok) throw cioError(401, "unauthorized", ["unauthorized: Basic credentials do not match RELAY_CREDENTIALS"], { "www-authenticate": 'Basic realm="relay"' });
+    if (credentials.configured && !credentials.matches(ctx.get("authorization"))) {
+      throw cioError(401, "unauthorized", ["unauthorized: Basic credentials do not match RELAY_CREDENTIALS"], { "www-authenticate": 'Basic realm="relay"' });
     }
     await next();
   };

@@ -1,7 +1,6 @@
 // Owns the dashboard page: server-rendered HTML with inline SVG charts (no script, no charting library),
 // readable with no data and with thousands of origins (only the top ones are listed; any other is one
 // id away in the filter form).
-import { randomBytes } from "node:crypto";
 import { escapeHtml as e } from "../unsubscribe/pages.js";
 import type { Params } from "./report-query.js";
 import { CHANNELS } from "./report-query.js";
@@ -17,6 +16,8 @@ interface DashboardData {
   links: FunnelRow[];
   failures: FunnelRow[];
   timezone: string;
+  /** The CSP nonce for the page's <style>. */
+  nonce: string;
 }
 
 const n = (v: unknown) => Number(v ?? 0);
@@ -86,8 +87,8 @@ function table(rows: FunnelRow[], columns: Array<[string, string, (r: FunnelRow)
 const query = (p: Record<string, string | undefined>) =>
   Object.entries(p).filter(([, v]) => v !== undefined && v !== "").map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v!)}`).join("&");
 
-export function dashboardPage(d: DashboardData): { html: string; nonce: string } {
-  const nonce = randomBytes(16).toString("base64");
+export function dashboardPage(d: DashboardData): string {
+  const nonce = d.nonce;
   const f = d.filters;
   const originParam = (r: FunnelRow) => (r["origin_type"] === "transactional" ? "transactional" : String(r["origin_type"]));
   const originLink = (r: FunnelRow) =>
@@ -144,5 +145,5 @@ ${(["campaign", "broadcast", "newsletter", "transactional"] as const).map((o) =>
 </main>
 <footer>Days are calendar days in ${e(d.timezone)}. Same data as JSON or CSV: <a href="/reports/api/funnel?${e(query(d.params))}">/reports/api/funnel</a> (<a href="/reports/api/openapi.json">OpenAPI</a>).</footer>
 </body></html>`;
-  return { html, nonce };
+  return html;
 }

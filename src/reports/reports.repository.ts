@@ -81,13 +81,13 @@ const GROUP_SQL: Record<Group, string[]> = {
 export async function funnel(db: Queryable, f: Filters, groups: readonly Group[] = []): Promise<FunnelRow[]> {
   const params: unknown[] = [f.from, f.to];
   const dims = groups.flatMap((g) => GROUP_SQL[g]);
-  const dimNames = dims.map((d) => d.split(" AS ").pop()!.trim());
+  const positions = dims.map((_, i) => i + 1).join(", ");
   const sums = MEASURES.map((m) => `sum(${m})::int AS ${m}`);
   const rates = RATES.map(([name, n, d]) => `round(sum(${n})::numeric / nullif(sum(${d}), 0), 4)::float8 AS ${name}`);
   const sql = `SELECT ${[...dims, ...sums, ...rates].join(", ")}
     FROM delivery_stats_daily
     WHERE day BETWEEN $1::date AND $2::date${filterSql(f, params, ROLLUP_COLUMNS)}
-    ${dims.length > 0 ? `GROUP BY ${dimNames.map((_, i) => i + 1).join(", ")} ORDER BY ${dimNames.map((_, i) => i + 1).join(", ")}` : ""}`;
+    ${dims.length > 0 ? `GROUP BY ${positions} ORDER BY ${positions}` : ""}`;
   const { rows } = await db.query<FunnelRow>(sql, params);
   // Without a group, an empty range still answers one row of zeros.
   return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, (MEASURES as readonly string[]).includes(k) ? Number(v ?? 0) : v])));

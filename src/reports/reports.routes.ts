@@ -1,11 +1,12 @@
 // Owns the read-only reports API under /reports/api and the dashboard at /reports. With
 // REPORTS_CREDENTIALS set, Basic auth must match one pair; without it, only clients on this machine
 // (loopback) are served, so the reports are off the public internet unless you decide otherwise.
-import { createHash, timingSafeEqual } from "node:crypto";
 import Router from "@koa/router";
 import type { Next } from "koa";
 import type pg from "pg";
+import { basicCredentials } from "../core/basic-auth.js";
 import type { Config } from "../core/config.js";
+import { htmlPageHeaders } from "../core/page-headers.js";
 import { HttpError } from "../core/errors.js";
 import type { AppContext, AppState } from "../core/http.js";
 import { dashboardPage } from "./dashboard.js";
@@ -13,35 +14,32 @@ import { OPENAPI } from "./openapi.js";
 import { parseAll, parseFilters, parseGroups, parsePage, parsePersonKey, ReportQueryError, toCsv, type Params } from "./report-query.js";
 import * as reports from "./reports.repository.js";
 
-const digest = (s: string) => createHash("sha256").update(s).digest();
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
-export function reportsAuth(credentials: readonly string[]) {
-  const allowed = credentials.map(digest);
+export function reportsAuth(pairs: readonly string[]) {
+  const credentials = basicCredentials(pairs);
   return async (ctx: AppContext, next: Next) => {
-    if (allowed.length === 0) {
+    if (!credentials.configured) {
       // A reverse proxy on this machine also connects from loopback: a proxied request is not local.
       const proxied = ctx.get("x-forwarded-for") !== "" || ctx.get("forwarded") !== "";
       if (proxied || !LOOPBACK.test(ctx.req.socket.remoteAddress ?? "")) {
         throw new HttpError(403, "reports_local_only", "Reports are served to this machine only; set REPORTS_CREDENTIALS to open them to others with Basic auth");
       }
-    } else {
-      const header = ctx.get("authorization");
-      const given = header.startsWith("Basic ") ? digest(Buffer.from(header.slice(6), "base64").toString("utf8")) : digest("");
-      let ok = false;
-      for (const a of allowed) ok = timingSafeEqual(a, given) || ok;
-      if (!ok) throw new HttpError(401, "unauthorized", "Basic credentials do not match REPORTS_CREDENTIALS", { "www-authenticate": 'Basic realm="reports"' });
+    } else if (!credentials.matches(ctx.get("authorization"))) {
+      throw new HttpError(401, "unauthorized", "Basic credentials do not match REPORTS_CREDENTIALS", { "www-authenticate": 'Basic realm="reports"' });
     }
     await next();
   };
 }
 
+/** CSV with ?format=csv, or with Accept: text/csv when no format is given; JSON otherwise. */
+const wantsCsv = (ctx: AppContext) => ctx.query["format"] === "csv" || (ctx.query["format"] === undefined && ctx.accepts("json", "text/csv") === "text/csv");
+
 const params = (ctx: AppContext): Params => Object.fromEntries(Object.entries(ctx.query).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
 
 /** JSON by default; CSV with ?format=csv or Accept: text/csv. */
 function respond(ctx: AppContext, body: { rows: Array<Record<string, unknown>>; [k: string]: unknown }, filename: string) {
-  const csv = ctx.query["format"] === "csv" || (ctx.query["format"] === undefined && ctx.accepts("json", "text/csv") === "text/csv");
-  if (csv) {
+  if (wantsCsv(ctx)) {
     ctx.type = "text/csv; charset=utf-8";
     ctx.set("content-disposition", `attachment; filename="${filename}.csv"`);
     ctx.body = toCsv(body.rows as never);
@@ -92,7 +90,7 @@ export function reportsRoutes(config: Config["reports"], pool: pg.Pool): Router<
   router.get("/api/deliveries/:deliveryId", async (ctx) => {
     const found = await reports.deliveryTimeline(pool, ctx.params["deliveryId"]!);
     if (!found) throw new HttpError(404, "not_found", "No delivery with that id");
-    if (ctx.query["format"] === "csv" || ctx.accepts("json", "text/csv") === "text/csv") respond(ctx, { rows: found.events }, "timeline");
+    if (wantsCsv(ctx)) respond(ctx, { rows: found.events }, "timeline");
     else ctx.body = { delivery: found.delivery, events: found.events };
   });
   router.get("/api/people/:by/:value/deliveries", async (ctx) => {
@@ -120,16 +118,9 @@ export function reportsRoutes(config: Config["reports"], pool: pg.Pool): Router<
       reports.failures(pool, filters, { limit: 10, offset: 0 }),
       reports.reportTimezone(pool),
     ]);
-    const page = dashboardPage({ filters, params: p, problem, total: total[0] ?? {}, daily, origins, links, failures, timezone });
-    ctx.type = "text/html; charset=utf-8";
-    ctx.set({
-      "content-security-policy": `default-src 'none'; style-src 'nonce-${page.nonce}'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
-      "x-frame-options": "DENY",
-      "x-content-type-options": "nosniff",
-      "referrer-policy": "no-referrer",
-      "cache-control": "no-store",
-    });
-    ctx.body = page.html;
+    const nonce = htmlPageHeaders(ctx, "data:");
+    const page = dashboardPage({ filters, params: p, problem, total: total[0] ?? {}, daily, origins, links, failures, timezone, nonce });
+    ctx.body = page;
   });
   return router;
 }

@@ -4,11 +4,12 @@
 // change is committed before the answer. Resubscribing through the form needs a token from our own
 // page, so no cross-site request can resubscribe someone silently; a JSON request from another site
 // cannot be sent without a CORS preflight, which we never grant.
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import Router from "@koa/router";
 import { koaBody } from "koa-body";
 import type { Next } from "koa";
 import type { Config } from "../core/config.js";
+import { htmlPageHeaders } from "../core/page-headers.js";
 import type { AppContext, AppState } from "../core/http.js";
 import { content, kindOf, maskRecipient, page, type Branding } from "./pages.js";
 import type { UnsubscribeService } from "./unsubscribe.service.js";
@@ -54,16 +55,8 @@ export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding
   const parse = koaBody({ json: true, jsonStrict: true, urlencoded: true, text: false, multipart: false, jsonLimit: "8kb", formLimit: "8kb" });
 
   const html = (ctx: AppContext, status: number, title: string, body: (nonce: string) => string) => {
-    const nonce = randomBytes(16).toString("base64");
+    const nonce = htmlPageHeaders(ctx, logoOrigin ?? "'none'");
     ctx.status = status;
-    ctx.type = "text/html; charset=utf-8";
-    ctx.set({
-      "content-security-policy": `default-src 'none'; style-src 'nonce-${nonce}'; img-src ${logoOrigin ?? "'none'"}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
-      "x-frame-options": "DENY",
-      "x-content-type-options": "nosniff",
-      "referrer-policy": "no-referrer",
-      "cache-control": "no-store",
-    });
     ctx.body = page(brand, { title, content: body(nonce), nonce });
   };
   const wantsJson = (ctx: AppContext) => Boolean(ctx.is("application/json"));
