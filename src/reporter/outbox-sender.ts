@@ -64,7 +64,13 @@ export class OutboxSender {
     // About a second of work per claim, and never more than can be sent well within the lease.
     const jobs = Math.min(Math.max(this.config.concurrency * 2, this.config.rateLimit), Math.floor((this.config.rateLimit * this.config.leaseSeconds) / 4));
     const limit = Math.max(1, jobs * itemsPerJob);
-    const claimNext = () => claim(this.pool, limit, this.config.leaseSeconds, this.id);
+    const claimNext = () => {
+      const claimed = claim(this.pool, limit, this.config.leaseSeconds, this.id);
+      // A prefetched claim may fail before it is awaited; Node would treat that as an unhandled
+      // rejection and exit. Awaiting it below still throws.
+      claimed.catch(() => undefined);
+      return claimed;
+    };
     do {
       this.again = false;
       let next = claimNext();
@@ -147,33 +153,45 @@ export class OutboxSender {
   }
 
   private async run(job: Job): Promise<DrainResult> {
+    let res: Awaited<ReturnType<Job["send"]>>;
     try {
       await this.limiter.take();
-      const res = await job.send();
-      const failed = res.failedIndexes ?? new Map<number, string>();
-      const delivered = job.rows.filter((_, i) => !failed.has(i));
-      await markDelivered(this.pool, delivered.map((r) => r.id), res.status);
-      // A 207 names the items Customer.io rejected: those are permanent failures of their own rows.
-      const rejected = job.rows.flatMap((r, i) => (failed.has(i) ? [{ id: r.id, dead: true, nextAttemptInMs: 0, status: 207, error: failed.get(i)! }] : []));
-      await markFailed(this.pool, rejected);
-      return { delivered: delivered.length, retried: 0, dead: rejected.length };
+      res = await job.send();
     } catch (err) {
-      const e = err instanceof TrackError ? err : new TrackError((err as Error).message, true);
-      if (e.status === 429) await this.limiter.pause(e.retryAfterMs ?? this.config.backoffBaseMs).catch(() => undefined);
-      const failures: Failure[] = job.rows.map((row) => {
-        const dead = !e.retryable || row.attempts >= this.config.maxAttempts;
-        return { id: row.id, dead, nextAttemptInMs: e.retryAfterMs ?? this.backoff(row.attempts), status: e.status ?? null, error: e.body ?? e.message };
-      });
-      try {
-        await markFailed(this.pool, failures);
-      } catch (dbErr) {
-        // The lease will run out and the rows will be tried again: nothing is lost.
-        this.log.error({ err: dbErr }, "could not record an outbox failure");
-      }
-      const dead = failures.filter((f) => f.dead).length;
-      this.log.warn({ kind: job.rows[0]!.kind, rows: job.rows.length, status: e.status, retryable: e.retryable, dead }, `Customer.io call failed: ${e.message.slice(0, 200)}`);
-      return { delivered: 0, retried: failures.length - dead, dead };
+      return this.recordFailure(job, err);
     }
+    const failed = res.failedIndexes ?? new Map<number, string>();
+    const delivered = job.rows.filter((_, i) => !failed.has(i));
+    // A 207 names the items Customer.io rejected: those are permanent failures of their own rows.
+    const rejected = job.rows.flatMap((r, i) => (failed.has(i) ? [{ id: r.id, dead: true, nextAttemptInMs: 0, status: 207, error: failed.get(i)! }] : []));
+    try {
+      await markDelivered(this.pool, delivered.map((r) => r.id), res.status);
+      await markFailed(this.pool, rejected);
+    } catch (dbErr) {
+      // Customer.io has the call; only our record of it failed. The lease runs out and the rows are
+      // sent again (the at-least-once window), which is better than marking a success as a failure.
+      this.log.error({ err: dbErr, rows: job.rows.length }, "sent to Customer.io but could not record it");
+      return { delivered: 0, retried: job.rows.length, dead: 0 };
+    }
+    return { delivered: delivered.length, retried: 0, dead: rejected.length };
+  }
+
+  private async recordFailure(job: Job, err: unknown): Promise<DrainResult> {
+    const e = err instanceof TrackError ? err : new TrackError((err as Error).message, true);
+    if (e.status === 429) await this.limiter.pause(e.retryAfterMs ?? this.config.backoffBaseMs).catch(() => undefined);
+    const failures: Failure[] = job.rows.map((row) => {
+      const dead = !e.retryable || row.attempts >= this.config.maxAttempts;
+      return { id: row.id, dead, nextAttemptInMs: e.retryAfterMs ?? this.backoff(row.attempts), status: e.status ?? null, error: e.body ?? e.message };
+    });
+    try {
+      await markFailed(this.pool, failures);
+    } catch (dbErr) {
+      // The lease will run out and the rows will be tried again: nothing is lost.
+      this.log.error({ err: dbErr }, "could not record an outbox failure");
+    }
+    const dead = failures.filter((f) => f.dead).length;
+    this.log.warn({ kind: job.rows[0]!.kind, rows: job.rows.length, status: e.status, retryable: e.retryable, dead }, `Customer.io call failed: ${e.message.slice(0, 200)}`);
+    return { delivered: 0, retried: failures.length - dead, dead };
   }
 
   /** Exponential backoff with full jitter: base * 2^(attempts-1), capped, times a random 0.5..1. */

@@ -191,6 +191,34 @@ describe("relay API", () => {
     }
   });
 
+  it("never records a call Customer.io accepted as a failure when only our own write fails", async () => {
+    const own = await createTestDatabase();
+    const slow = await FakeCustomerIo.start({ latencyMs: 300 });
+    const local = await startTestService(own.url, { ...REPORTER_ENV, CIO_TRACK_URL: slow.url, CIO_TIMEOUT_MS: "3000", DB_STATEMENT_TIMEOUT_MS: "300", REPORTER_LEASE_SECONDS: "5", LOG_LEVEL: process.env["DEBUG_TEST"] ? "debug" : "silent" });
+    const locker = await own.pool.connect();
+    try {
+      const id = deliveryId();
+      assert.equal((await local.post("/api/v1/metrics", { delivery_id: id, metric: "opened", timestamp: 1_700_000_000 })).status, 200);
+      // While Customer.io is answering, block writes to the outbox long enough for "delivered" to time out.
+      await waitFor("request received", () => slow.log.length > 0, 5000, 5);
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE outbox IN SHARE MODE");
+      await new Promise((r) => setTimeout(r, 700));
+      await locker.query("ROLLBACK");
+      await waitFor("answered", () => slow.accepted.length === 1);
+      await new Promise((r) => setTimeout(r, 300));
+      const [row] = await own.query("SELECT status, last_error, locked_until > now() AS leased FROM outbox WHERE delivery_id = $1", [id]);
+      assert.deepEqual(row, { status: "pending", last_error: null, leased: true }, "left leased, not marked as a failed call");
+      // When the lease runs out it is sent again: the at-least-once window, never a loss.
+      await waitFor("delivered after the lease", async () => (await own.query("SELECT 1 FROM outbox WHERE delivery_id = $1 AND status = 'delivered'", [id])).length === 1, 15_000);
+    } finally {
+      locker.release();
+      await local.stop();
+      await slow.close();
+      await own.drop();
+    }
+  });
+
   it("holds the rate limit toward Customer.io across instances", async () => {
     const own = await createTestDatabase();
     const env = { ...REPORTER_ENV, CIO_TRACK_URL: fake.url, REPORTER_RATE_LIMIT: "20" };
