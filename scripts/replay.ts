@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { loadDatabaseConfig } from "../src/core/config.js";
 import { openDatabase } from "../src/core/database.js";
-import { replayProjections } from "../src/webhooks/replay.js";
+import { replayProjections } from "../src/events/replay.js";
 
 const { values } = parseArgs({ options: { "dry-run": { type: "boolean", default: false }, "chunk-size": { type: "string", default: "5000" } } });
 const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.error(m), owner: false });

@@ -64,6 +64,7 @@ const envSchema = z.object({
   MIGRATIONS_RUN: bool(true),
 
   DB_POOL_SIZE: int(10, 1, 200),
+  DB_REPORTS_POOL_SIZE: int(4, 1, 100),
   DB_CONNECT_TIMEOUT_MS: int(1000, 100, 60_000),
   DB_STATEMENT_TIMEOUT_MS: int(2000, 100, 600_000),
 
@@ -143,7 +144,10 @@ export interface Config {
     embeddedPort: number;
     embeddedDir: string;
     runMigrations: boolean;
+    /** Connections for ingest (webhooks, relay, unsubscribes). */
     poolSize: number;
+    /** Connections for the reports API and the dashboard. */
+    reportsPoolSize: number;
     connectTimeoutMs: number;
     statementTimeoutMs: number;
   };
@@ -233,6 +237,7 @@ function databaseConfig(e: z.infer<typeof envSchema>): Config["database"] {
     embeddedDir: path.resolve(PROJECT_ROOT, e.EMBEDDED_PG_DIR ?? path.join(e.DATA_DIR, "postgres")),
     runMigrations: e.MIGRATIONS_RUN,
     poolSize: e.DB_POOL_SIZE,
+    reportsPoolSize: e.DB_REPORTS_POOL_SIZE,
     connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
   };

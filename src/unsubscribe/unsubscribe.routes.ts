@@ -9,6 +9,7 @@ import Router from "@koa/router";
 import { koaBody } from "koa-body";
 import type { Next } from "koa";
 import type { Config } from "../core/config.js";
+import { withDeadline } from "../core/deadline.js";
 import { htmlPageHeaders } from "../core/page-headers.js";
 import type { AppContext, AppState } from "../core/http.js";
 import { content, kindOf, maskRecipient, page, type Branding } from "./pages.js";
@@ -48,7 +49,7 @@ export class IpRateLimiter {
   }
 }
 
-export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding, service: UnsubscribeService): Router<AppState> {
+export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding, service: Pick<UnsubscribeService, "summary" | "record">, commitTimeoutMs: number): Router<AppState> {
   const router = new Router<AppState>();
   const limiter = new IpRateLimiter(config.rateLimitPerMinute);
   const logoOrigin = brand.logoUrl ? new URL(brand.logoUrl).origin : null;
@@ -113,7 +114,7 @@ export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const record = async (value: boolean, method: "page" | "one_click" | "api") => {
       try {
-        await service.record(id, value, method, clientOf(ctx));
+        await withDeadline(service.record(id, value, method, clientOf(ctx)), commitTimeoutMs);
         return true;
       } catch (err) {
         ctx.state.log.warn({ err: (err as Error).message }, "unsubscribe not stored; answering 503");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { derivedEventId, jsonbSafe, normalizeEvent, type JsonObject } from "../../src/webhooks/event.js";
+import { derivedEventId, jsonbSafe, normalizeEvent, type JsonObject } from "../../src/events/event.js";
 
 const norm = (event: unknown, raw = JSON.stringify(event)) => normalizeEvent(event as JsonObject, raw, "webhook", 1_700_000_000_000);
 

@@ -6,8 +6,8 @@ import type pg from "pg";
 import { normalizeEvent, type EventSource, type JsonObject, type NormalizedEvent } from "./event.js";
 import { quarantine } from "./event-store.js";
 import { batchParams, PROJECT_SQL } from "./projection.sql.js";
-import { normalizeRelay } from "../reporter/relay-event.js";
-import { normalizeUnsubscribe } from "../unsubscribe/unsubscribe.service.js";
+import { normalizeRelay, relayKindOf } from "./relay-event.js";
+import { normalizeUnsubscribe } from "./unsubscribe-event.js";
 
 export interface TableChanges {
   before: number;
@@ -45,7 +45,7 @@ export function renormalize(row: StoredEvent): NormalizedEvent {
   const raw = JSON.stringify(row.payload);
   const event =
     row.source === "relay"
-      ? normalizeRelay(row.payload, row.received_ms)
+      ? normalizeRelay(relayKindOf(row.payload), row.payload, row.received_ms)
       : row.source === "unsubscribe_page"
         ? normalizeUnsubscribe(row.payload, row.received_ms)
         : normalizeEvent(row.payload, raw, row.source, row.received_ms);

@@ -1,13 +1,20 @@
-// Owns the SQL that stores events and projects them onto `deliveries` and `person_subscriptions`.
+// Owns the SQL that stores events, projects them onto `deliveries` and `person_subscriptions`, and
+// writes what comes with a new event: the calls it owes Customer.io (`outbox`) and the `unsubscribes`
+// record. The generated text is checked in as projection.sql next to this file (a test compares them),
+// so a change here shows up as a readable SQL diff.
 //
 // One statement per batch: insert the events (ON CONFLICT DO NOTHING makes a retried event a no-op),
-// then fold only the newly inserted ones into their delivery and person rows. Every merge rule is
+// then fold only the newly inserted ones into their delivery and person rows, and write their outbox
+// and unsubscribes rows. Every merge rule is
 // commutative and idempotent (earliest time per metric, LEAST for attributes, sums over events that
 // are new, latest-wins by (time, id) for failures and subscription state), so a row is a function of
 // the *set* of its events, whatever order or batching they arrive in. Rows are locked in key order
 // (events by event_id, deliveries by delivery_id, people by person_key) so concurrent batches and
 // instances cannot deadlock.
 import { STATUS_PRECEDENCE } from "../../entities/delivery-status.js";
+import path from "node:path";
+import type { OutboxKind } from "../../entities/outbox-item.entity.js";
+import { PROJECT_ROOT } from "../core/paths.js";
 import type { NormalizedEvent } from "./event.js";
 
 type Column = readonly [name: string, pgType: string, get: (e: NormalizedEvent) => unknown];
@@ -178,17 +185,117 @@ const PERSON_UPSERT = `person_upsert AS (
   RETURNING 1
 )`;
 
-/**
- * Stores a batch of events (sorted by event_id, no duplicate ids) and applies the new ones.
- * Returns the event_ids that were new; the others were already stored.
- */
-export const INGEST_SQL = `WITH ${INPUT},
+/** A call owed to Customer.io, queued in the same commit as the event that causes it. */
+export interface OutboxEntry {
+  /** The event this call reports, when it reports one: at most one call per event. */
+  eventId: string | null;
+  kind: OutboxKind;
+  deliveryId: string | null;
+  payload: Record<string, unknown>;
+}
+
+/** A row of `unsubscribes`, written with its event. */
+export interface UnsubscribeEntry {
+  deliveryId: string;
+  unsubscribe: boolean;
+  method: string;
+  attributesUpdate: string | null;
+  clientIp: string | null;
+  userAgent: string | null;
+}
+
+/** One event and what is written with it when it is new. */
+export interface Write {
+  event: NormalizedEvent;
+  outbox?: readonly OutboxEntry[];
+  unsubscribe?: UnsubscribeEntry;
+  /**
+   * Channels this event is not valid for: when its delivery's known channel is one of them, nothing is
+   * written and the channel is returned (a relayed metric Customer.io takes for some channels only).
+   * Checked in the statement itself, so it costs no round trip.
+   */
+  notForChannels?: readonly string[];
+}
+
+type SideColumn<T> = readonly [name: string, pgType: string, get: (cause: string, row: T) => unknown];
+const OUTBOX_COLUMNS: readonly SideColumn<OutboxEntry>[] = [
+  ["cause", "text", (cause) => cause],
+  ["event_id", "text", (_, o) => o.eventId],
+  ["kind", "text", (_, o) => o.kind],
+  ["delivery_id", "text", (_, o) => o.deliveryId],
+  ["payload", "jsonb", (_, o) => JSON.stringify(o.payload)],
+];
+const UNSUBSCRIBE_COLUMNS: readonly SideColumn<UnsubscribeEntry>[] = [
+  ["event_id", "text", (cause) => cause],
+  ["delivery_id", "text", (_, u) => u.deliveryId],
+  ["unsubscribe", "bool", (_, u) => u.unsubscribe],
+  ["method", "text", (_, u) => u.method],
+  ["attributes_update", "text", (_, u) => u.attributesUpdate],
+  ["client_ip", "text", (_, u) => u.clientIp],
+  ["user_agent", "text", (_, u) => u.userAgent],
+];
+
+const GUARD_COLUMNS: readonly SideColumn<readonly string[]>[] = [
+  ["event_id", "text", (cause) => cause],
+  ["channels", "jsonb", (_, channels) => JSON.stringify(channels)],
+];
+
+/** Parameters of INGEST_WITH_SIDE_ROWS_SQL: the events' columns, then the outbox rows', the unsubscribes rows' and the channel guards'. */
+export function ingestParams(writes: readonly Write[]): unknown[][] {
+  const outbox = writes.flatMap((w) => (w.outbox ?? []).map((o) => [w.event.eventId, o] as const));
+  const unsubscribes = writes.flatMap((w) => (w.unsubscribe ? [[w.event.eventId, w.unsubscribe] as const] : []));
+  const guards = writes.flatMap((w) => (w.notForChannels?.length ? [[w.event.eventId, w.notForChannels] as const] : []));
+  return [
+    ...batchParams(writes.map((w) => w.event)),
+    ...OUTBOX_COLUMNS.map(([, , get]) => outbox.map(([cause, o]) => get(cause, o))),
+    ...UNSUBSCRIBE_COLUMNS.map(([, , get]) => unsubscribes.map(([cause, u]) => get(cause, u))),
+    ...GUARD_COLUMNS.map(([, , get]) => guards.map(([cause, g]) => get(cause, g))),
+  ];
+}
+
+/** unnest() of a set of side columns whose parameters start at $first, in arrival order (`n`). */
+const sideInput = <T>(columns: readonly SideColumn<T>[], first: number) =>
+  `unnest(${columns.map(([, type], i) => `$${first + i}::${type}[]`).join(", ")}) WITH ORDINALITY AS s(${columns.map(([name]) => name).join(", ")}, n)`;
+
+const OUTBOX_FIRST = COLUMNS.length + 1;
+const UNSUBSCRIBE_FIRST = OUTBOX_FIRST + OUTBOX_COLUMNS.length;
+const GUARD_FIRST = UNSUBSCRIBE_FIRST + UNSUBSCRIBE_COLUMNS.length;
+
+// Events whose delivery's known channel is one they are not valid for: not stored.
+const REFUSED = `refused AS (
+  SELECT s.event_id, d.channel
+  FROM ${sideInput(GUARD_COLUMNS, GUARD_FIRST)}
+  JOIN input i USING (event_id)
+  JOIN deliveries d ON d.delivery_id = i.delivery_id
+  WHERE s.channels ? d.channel
+)`;
+
+const OUTBOX_INSERT = `outbox_queued AS (
+  INSERT INTO outbox (event_id, kind, delivery_id, payload)
+  SELECT s.event_id, s.kind, s.delivery_id, s.payload
+  FROM ${sideInput(OUTBOX_COLUMNS, OUTBOX_FIRST)}
+  WHERE s.cause IN (SELECT event_id FROM inserted)
+  ORDER BY s.n
+  ON CONFLICT (event_id) DO NOTHING
+  RETURNING 1
+)`;
+
+const UNSUBSCRIBE_INSERT = `unsubscribes_recorded AS (
+  INSERT INTO unsubscribes (delivery_id, unsubscribe, method, event_id, attributes_update, client_ip, user_agent)
+  SELECT s.delivery_id, s.unsubscribe, s.method, s.event_id, s.attributes_update, s.client_ip, s.user_agent
+  FROM ${sideInput(UNSUBSCRIBE_COLUMNS, UNSUBSCRIBE_FIRST)}
+  WHERE s.event_id IN (SELECT event_id FROM inserted)
+  ORDER BY s.n
+  RETURNING 1
+)`;
+
+const ingestSql = (withSideRows: boolean) => `WITH ${INPUT},${withSideRows ? `\n${REFUSED},` : ""}
 inserted AS (
   INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id,
     identifiers, href, link_id, failure_message, machine, source, payload)
   SELECT event_id, delivery_id, object_type, metric, ${ts("occurred_ms")}, ${ts("received_ms")}, customer_id,
     identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, payload
-  FROM input
+  FROM input${withSideRows ? "\n  WHERE event_id NOT IN (SELECT event_id FROM refused)" : ""}
   ORDER BY event_id
   ON CONFLICT (event_id) DO NOTHING
   RETURNING event_id
@@ -197,8 +304,25 @@ applied AS (SELECT input.* FROM input JOIN inserted USING (event_id)),
 ${DELIVERY_CHANGES},
 ${DELIVERY_UPSERT},
 ${PERSON_CHANGES},
-${PERSON_UPSERT}
-SELECT event_id FROM inserted`;
+${PERSON_UPSERT}${withSideRows ? `,\n${OUTBOX_INSERT},\n${UNSUBSCRIBE_INSERT}` : ""}
+SELECT event_id, NULL AS refused_channel FROM inserted${withSideRows ? "\nUNION ALL\nSELECT event_id, channel FROM refused" : ""}`;
+
+/**
+ * Stores a batch of events (no duplicate ids) and applies the new ones. Returns the event_ids that were
+ * new; the others were already stored. For batches of events alone (webhooks): parameters are the
+ * events' columns only.
+ */
+export const INGEST_SQL = ingestSql(false);
+
+/**
+ * INGEST_SQL, plus the outbox and unsubscribes rows of the new events (a retried call queues nothing
+ * twice) and the channel guards: also returns the event_ids refused by their guard, with the delivery's
+ * channel (refused_channel). For batches holding relayed calls or unsubscribes; parameters from ingestParams.
+ */
+export const INGEST_WITH_SIDE_ROWS_SQL = ingestSql(true);
+
+/** Whether a batch needs INGEST_WITH_SIDE_ROWS_SQL (webhooks alone take the shorter statement). */
+export const hasSideRows = (writes: readonly Write[]) => writes.some((w) => w.outbox?.length || w.unsubscribe || w.notForChannels?.length);
 
 /** Applies already stored events to the projections (replay). The caller makes sure each event is applied once. */
 export const PROJECT_SQL = `WITH ${INPUT},
@@ -208,3 +332,27 @@ ${DELIVERY_UPSERT},
 ${PERSON_CHANGES},
 ${PERSON_UPSERT}
 SELECT (SELECT count(*) FROM delivery_upsert) AS deliveries, (SELECT count(*) FROM person_upsert) AS people`;
+
+/** Where the generated statements are checked in (see scripts/sql-snapshot.ts). */
+export const PROJECTION_SQL_SNAPSHOT = path.join(PROJECT_ROOT, "src", "events", "projection.sql");
+
+/** The generated statements, as checked in. */
+export function projectionSqlSnapshot(): string {
+  return [
+    "-- Generated by src/events/projection.sql.ts (npm run sql:snapshot); do not edit.",
+    `-- $1..$${COLUMNS.length}: the events' columns (${COLUMNS.map(([name]) => name).join(", ")});`,
+    `-- $${OUTBOX_FIRST}..$${UNSUBSCRIBE_FIRST - 1}: the outbox rows' (${OUTBOX_COLUMNS.map(([name]) => name).join(", ")});`,
+    `-- $${UNSUBSCRIBE_FIRST}..$${GUARD_FIRST - 1}: the unsubscribes rows' (${UNSUBSCRIBE_COLUMNS.map(([name]) => name).join(", ")});`,
+    `-- $${GUARD_FIRST}..$${GUARD_FIRST + GUARD_COLUMNS.length - 1}: the channel guards' (${GUARD_COLUMNS.map(([name]) => name).join(", ")}).`,
+    "",
+    "-- INGEST_SQL: store a batch of events and apply the new ones (webhooks alone: $1..$30 only).",
+    `${INGEST_SQL};`,
+    "",
+    "-- INGEST_WITH_SIDE_ROWS_SQL: the same, with the new events' outbox and unsubscribes rows and the channel guards.",
+    `${INGEST_WITH_SIDE_ROWS_SQL};`,
+    "",
+    "-- PROJECT_SQL: apply already stored events (replay).",
+    `${PROJECT_SQL};`,
+    "",
+  ].join("\n");
+}
