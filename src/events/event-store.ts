@@ -6,7 +6,7 @@
 import type pg from "pg";
 import type { Logger } from "../core/logger.js";
 import { batchParams, hasSideRows, INGEST_SQL, INGEST_WITH_SIDE_ROWS_SQL, ingestParams, type Write } from "./projection.sql.js";
-import type { NormalizedEvent } from "./event.js";
+import { jsonText, type NormalizedEvent } from "./event.js";
 
 export type { OutboxEntry, UnsubscribeEntry, Write } from "./projection.sql.js";
 /** Stored now, found already stored, or refused by its channel guard (Write.notForChannels). */
@@ -123,14 +123,27 @@ export class EventStore implements EventSink {
   }
 }
 
-/** The event with its payload replaced by `{"quarantined": {"reason", "raw"}}` and nested fields dropped. */
+/**
+ * The event with its payload replaced by `{"quarantined": {"reason", "raw"}}` (the raw text kept as a
+ * JSON string) and every value that could break a constraint or an index dropped, so the second try
+ * always succeeds. Replay projects it the same way.
+ */
 export function quarantine(event: NormalizedEvent, reason: string): NormalizedEvent {
+  // Only what cannot break a constraint or an index is kept: the bounded keys, the metric and its time.
   return {
     ...event,
     quarantined: true,
+    customerId: null,
     identifiers: null,
+    href: null,
+    linkId: null,
+    failureMessage: null,
+    recipient: null,
+    subject: null,
+    personKey: null,
+    email: null,
     preferences: null,
-    payload: JSON.stringify({ quarantined: { reason, raw: event.payload } }),
+    payload: jsonText({ quarantined: { reason: reason.slice(0, 500), raw: event.payload } }),
   };
 }
 

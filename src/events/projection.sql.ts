@@ -15,7 +15,7 @@ import { STATUS_PRECEDENCE } from "../../entities/delivery-status.js";
 import path from "node:path";
 import type { OutboxKind } from "../../entities/outbox-item.entity.js";
 import { PROJECT_ROOT } from "../core/paths.js";
-import type { NormalizedEvent } from "./event.js";
+import { jsonText, type NormalizedEvent } from "./event.js";
 
 type Column = readonly [name: string, pgType: string, get: (e: NormalizedEvent) => unknown];
 
@@ -223,7 +223,7 @@ const OUTBOX_COLUMNS: readonly SideColumn<OutboxEntry>[] = [
   ["event_id", "text", (_, o) => o.eventId],
   ["kind", "text", (_, o) => o.kind],
   ["delivery_id", "text", (_, o) => o.deliveryId],
-  ["payload", "jsonb", (_, o) => JSON.stringify(o.payload)],
+  ["payload", "jsonb", (_, o) => jsonText(o.payload)],
 ];
 const UNSUBSCRIBE_COLUMNS: readonly SideColumn<UnsubscribeEntry>[] = [
   ["event_id", "text", (cause) => cause],

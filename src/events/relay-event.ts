@@ -2,7 +2,7 @@
 // delivery_events row (source = relay) and its projection. Replay rebuilds the same event from the
 // stored body, so this mapping lives in the event core, not in the relay.
 import { createHash, randomUUID } from "node:crypto";
-import { normalizeEvent, type JsonObject, type NormalizedEvent } from "./event.js";
+import { jsonbSafe, normalizeEvent, type JsonObject, type NormalizedEvent } from "./event.js";
 
 export type RelayKind = "metric" | "push_event";
 
@@ -36,5 +36,5 @@ export function normalizeRelay(kind: RelayKind, body: JsonObject, receivedAt: nu
       href: body["href"] ?? null,
     },
   };
-  return { ...normalizeEvent(asEvent, raw, "relay", receivedAt), payload: raw };
+  return { ...normalizeEvent(asEvent, raw, "relay", receivedAt), payload: jsonbSafe(raw, body) };
 }

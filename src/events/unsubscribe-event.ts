@@ -1,7 +1,7 @@
 // Owns how an unsubscribe or resubscribe recorded by our page becomes an event: the delivery_events row
 // (source = unsubscribe_page, metric unsubscribed or resubscribed) and its projection. Replay rebuilds
 // it from the stored payload.
-import { normalizeEvent, type JsonObject, type NormalizedEvent } from "./event.js";
+import { jsonbSafe, normalizeEvent, type JsonObject, type NormalizedEvent } from "./event.js";
 
 export function normalizeUnsubscribe(payload: JsonObject, receivedAt: number): NormalizedEvent {
   const value = payload["unsubscribe"] !== false;
@@ -13,5 +13,5 @@ export function normalizeUnsubscribe(payload: JsonObject, receivedAt: number): N
     timestamp: payload["timestamp"] ?? null,
     data: { delivery_id: payload["delivery_id"] ?? null },
   };
-  return { ...normalizeEvent(asEvent, raw, "unsubscribe_page", receivedAt), payload: raw };
+  return { ...normalizeEvent(asEvent, raw, "unsubscribe_page", receivedAt), payload: jsonbSafe(raw, payload) };
 }

@@ -1,5 +1,6 @@
 // Owns turning request parameters (HTTP query or CLI flags) into report filters, with every problem
 // named; and the output formats (JSON rows, CSV, a terminal table).
+import { HttpError } from "../core/errors.js";
 import { GROUPS, ORIGIN_TYPES, PERSON_KEYS, type Filters, type Group, type OriginType, type Page, type PersonKey } from "./reports.repository.js";
 
 export const CHANNELS = ["email", "push", "in_app", "sms", "slack", "webhook", "whatsapp"] as const;
@@ -8,9 +9,10 @@ const ID = /^\d{1,18}$/;
 
 export type Params = Record<string, string | undefined>;
 
-export class ReportQueryError extends Error {
+/** Bad report parameters: a 400 that names every problem (also the CLI's usage error). */
+export class ReportQueryError extends HttpError {
   constructor(readonly problems: string[]) {
-    super(problems.join("; "));
+    super(400, "invalid_query", problems.join("; "), {}, { problems });
   }
 }
 

@@ -11,7 +11,8 @@ import type { Next } from "koa";
 import type { Config } from "../core/config.js";
 import { withDeadline } from "../core/deadline.js";
 import { htmlPageHeaders } from "../core/page-headers.js";
-import type { AppContext, AppState } from "../core/http.js";
+import { HttpError } from "../core/errors.js";
+import type { AppContext, AppState, ErrorPage } from "../core/http.js";
 import { content, kindOf, maskRecipient, page, type Branding } from "./pages.js";
 import type { UnsubscribeService } from "./unsubscribe.service.js";
 
@@ -49,6 +50,22 @@ export class IpRateLimiter {
   }
 }
 
+/** An error in Customer.io's shape for JSON clients (`meta.errors`); HTML clients get its page. */
+const refuse = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
+  new HttpError(status, code, message, headers, { meta: { errors: [message] } });
+
+/** The page of each error code: its title and content. */
+const ERROR_PAGES: Record<string, [string, () => string]> = {
+  invalid: ["Link not recognised", content.invalid],
+  invalid_delivery_id: ["Link not recognised", content.invalid],
+  invalid_body: ["Link not recognised", content.invalid],
+  unsupported_media_type: ["Link not recognised", content.invalid],
+  method_not_allowed: ["Link not recognised", content.invalid],
+  page_expired: ["Page expired", content.expired],
+  rate_limited: ["Too many requests", content.tooMany],
+  unavailable: ["Please try again", content.unavailable],
+};
+
 export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding, service: Pick<UnsubscribeService, "summary" | "record">, commitTimeoutMs: number): Router<AppState> {
   const router = new Router<AppState>();
   const limiter = new IpRateLimiter(config.rateLimitPerMinute);
@@ -60,28 +77,30 @@ export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding
     ctx.status = status;
     ctx.body = page(brand, { title, content: body(nonce), nonce });
   };
-  const wantsJson = (ctx: AppContext) => Boolean(ctx.is("application/json"));
-  const fail = (ctx: AppContext, status: number, code: string, message: string, pageTitle: string, pageBody: string) => {
-    if (wantsJson(ctx)) {
-      ctx.status = status;
-      ctx.body = { meta: { errors: [message] }, error: code, message };
-    } else html(ctx, status, pageTitle, () => pageBody);
+  // Errors are thrown; the HTTP shell answers them with these pages (or JSON to a JSON client).
+  const errorPage: ErrorPage = (error, ctx) => {
+    const [title, body] = ERROR_PAGES[error.code] ?? (error.status >= 500 ? ERROR_PAGES["unavailable"]! : ERROR_PAGES["invalid"]!);
+    const nonce = htmlPageHeaders(ctx, logoOrigin ?? "'none'");
+    return page(brand, { title, content: body(), nonce });
   };
+  router.use((ctx, next) => {
+    ctx.state.errorPage = errorPage;
+    return next();
+  });
 
   const validId = async (ctx: AppContext, next: Next) => {
     const id = (ctx.params as { deliveryId?: string }).deliveryId ?? "";
-    if (!DELIVERY_ID.test(id)) {
-      fail(ctx, 400, "invalid_delivery_id", "delivery_id must be 1 to 200 letters, digits or _=+.:-", "Link not recognised", content.invalid());
-      return;
-    }
+    if (!DELIVERY_ID.test(id)) throw refuse(400, "invalid_delivery_id", "delivery_id must be 1 to 200 letters, digits or _=+.:-");
     await next();
   };
   const clientOf = (ctx: AppContext) => (config.recordClient ? { ip: ctx.ip, userAgent: ctx.get("user-agent") } : undefined);
 
   router.get("/unsubscribe/:deliveryId", validId, async (ctx) => {
     const id = ctx.params["deliveryId"]!;
-    const delivery = await service.summary(id).catch(() => null);
     // A delivery we have not seen is shown the same page, without details: no hint whether it exists.
+    // With the database down, too: the person can still press the button (and is told to retry if
+    // the change cannot be stored).
+    const delivery = await service.summary(id).catch(() => undefined);
     if (delivery?.unsubscribed) {
       html(ctx, 200, "You're unsubscribed", () => content.done("", resubscribeToken(config.secret, id)));
       return;
@@ -91,22 +110,14 @@ export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding
 
   router.post("/unsubscribe/:deliveryId", validId, async (ctx, next) => {
     const wait = limiter.hit(ctx.ip);
-    if (wait > 0) {
-      ctx.set("retry-after", String(wait));
-      fail(ctx, 429, "rate_limited", "Too many requests; retry later", "Too many requests", content.tooMany());
-      return;
-    }
+    if (wait > 0) throw refuse(429, "rate_limited", "Too many requests; retry later", { "retry-after": String(wait) });
     await next();
   }, async (ctx, next) => {
-    if (!ctx.is("application/json", "application/x-www-form-urlencoded")) {
-      fail(ctx, 415, "unsupported_media_type", "Send application/json or a form", "Link not recognised", content.invalid());
-      return;
-    }
+    if (!ctx.is("application/json", "application/x-www-form-urlencoded")) throw refuse(415, "unsupported_media_type", "Send application/json or a form");
     try {
       await parse(ctx, async () => undefined);
     } catch {
-      fail(ctx, 400, "invalid_body", "The body could not be read", "Link not recognised", content.invalid());
-      return;
+      throw refuse(400, "invalid_body", "The body could not be read");
     }
     await next();
   }, async (ctx) => {
@@ -115,49 +126,40 @@ export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding
     const record = async (value: boolean, method: "page" | "one_click" | "api") => {
       try {
         await withDeadline(service.record(id, value, method, clientOf(ctx)), commitTimeoutMs);
-        return true;
       } catch (err) {
         ctx.state.log.warn({ err: (err as Error).message }, "unsubscribe not stored; answering 503");
-        ctx.set("retry-after", "30");
-        fail(ctx, 503, "unavailable", "The request could not be stored right now; retry later", "Please try again", content.unavailable());
-        return false;
+        throw refuse(503, "unavailable", "The request could not be stored right now; retry later", { "retry-after": "30" });
       }
     };
 
-    if (wantsJson(ctx)) {
-      if (typeof body["unsubscribe"] !== "boolean") {
-        fail(ctx, 400, "invalid_body", "unsubscribe must be true or false", "", "");
-        return;
-      }
-      if (await record(body["unsubscribe"], "api")) {
-        ctx.status = 200;
-        ctx.body = {};
-      }
+    if (ctx.is("application/json")) {
+      if (typeof body["unsubscribe"] !== "boolean") throw refuse(400, "invalid_body", "unsubscribe must be true or false");
+      await record(body["unsubscribe"], "api");
+      ctx.status = 200;
+      ctx.body = {};
       return;
     }
     if (body["List-Unsubscribe"] === "One-Click") {
       // RFC 8058: a mail client's button; no page, no redirect, no cookies.
-      if (await record(true, "one_click")) {
-        ctx.status = 200;
-        ctx.type = "text/plain";
-        ctx.body = "Unsubscribed\n";
-      }
+      await record(true, "one_click");
+      ctx.status = 200;
+      ctx.type = "text/plain";
+      ctx.body = "Unsubscribed\n";
       return;
     }
     if (body["unsubscribe"] === "false") {
-      if (!validToken(config.secret, id, body["token"])) {
-        html(ctx, 403, "Page expired", () => content.expired());
-        return;
-      }
-      if (await record(false, "page")) html(ctx, 200, "You're subscribed again", () => content.resubscribed(""));
+      if (!validToken(config.secret, id, body["token"])) throw refuse(403, "page_expired", "The resubscribe token is missing or expired; open the unsubscribe link again");
+      await record(false, "page");
+      html(ctx, 200, "You're subscribed again", () => content.resubscribed(""));
       return;
     }
-    if (await record(true, "page")) html(ctx, 200, "You're unsubscribed", () => content.done("", resubscribeToken(config.secret, id)));
+    await record(true, "page");
+    html(ctx, 200, "You're unsubscribed", () => content.done("", resubscribeToken(config.secret, id)));
   });
 
   // /unsubscribe, /unsubscribe/ and ids with a slash: the same helpful page, not a JSON 404.
-  router.all("/unsubscribe{/*rest}", (ctx) => {
-    html(ctx, 400, "Link not recognised", () => content.invalid());
+  router.all("/unsubscribe{/*rest}", () => {
+    throw refuse(400, "invalid_delivery_id", "The link has no delivery id, or more than one path segment");
   });
   return router;
 }
