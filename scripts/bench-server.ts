@@ -14,7 +14,7 @@ import { createHttpApp } from "../src/core/http.js";
 import { createLogger } from "../src/core/logger.js";
 import { DeliveryLookup } from "../src/events/delivery-lookup.js";
 import { writeBatch, type EventSink, type Write } from "../src/events/event-store.js";
-import { batchParams, PROJECT_SQL } from "../src/events/projection.sql.js";
+import { batchParams, deliveryProjectionSql } from "../src/events/projection.sql.js";
 import { relayRoutes } from "../src/reporter/relay.routes.js";
 import { RelayService } from "../src/reporter/relay.service.js";
 import { webhookRoutes } from "../src/webhooks/webhook.routes.js";
@@ -45,7 +45,7 @@ class NaiveSink implements EventSink {
          ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
         values: [event.eventId, event.deliveryId, event.objectType, event.metric, event.occurredAt, event.receivedAt, event.customerId, event.identifiers, event.href, event.linkId, event.failureMessage, event.source, event.payload],
       });
-      if (inserted.rowCount === 1) await client.query({ name: "naive-upsert-delivery", text: PROJECT_SQL, values: batchParams([event]) });
+      if (inserted.rowCount === 1) await client.query({ name: "naive-upsert-delivery", text: deliveryProjectionSql("deliveries"), values: batchParams([event]) });
       await client.query("COMMIT");
       return { status: inserted.rowCount === 1 ? "stored" : "duplicate" } as const;
     } catch (err) {

@@ -4,6 +4,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Config } from "./core/config.js";
 import { createDataSource, createPool, migrate, openDatabase, type Database } from "./core/database.js";
+import { ByteBudget } from "./core/body-budget.js";
 import { createHttpApp } from "./core/http.js";
 import { type Logger, safeUrl } from "./core/logger.js";
 import cron from "node-cron";
@@ -86,7 +87,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
         unsubscribeRoutes(config.unsubscribe, brand, unsubscribes, config.webhooks.timeoutMs),
         reportsRoutes(config.reports, reportsPool),
       ],
-      { trustProxy: config.trustProxy },
+      {
+        trustProxy: config.trustProxy,
+        bodyBudget: { budget: new ByteBudget(config.requestBodyBudgetBytes), maxBodyBytes: Math.max(config.webhooks.bodyLimitBytes, config.relay.bodyLimitBytes) },
+      },
     );
 
     const server = http.createServer(app.callback());

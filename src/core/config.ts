@@ -76,6 +76,8 @@ const envSchema = z.object({
 
   INGEST_MAX_BATCH: int(200, 1, 5000),
   INGEST_MAX_IN_FLIGHT: int(1, 1, 64),
+  INGEST_MAX_QUEUE: int(10_000, 1, 1_000_000),
+  REQUEST_BODY_BUDGET: byteSize("64mb"),
 
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
 
@@ -160,7 +162,10 @@ export interface Config {
     bodyLimitBytes: number;
     timeoutMs: number;
   };
-  ingest: { maxBatch: number; maxInFlight: number };
+  /** Group commit: batch size, batches in flight, and writes waiting (past it, 503 at once). */
+  ingest: { maxBatch: number; maxInFlight: number; maxQueue: number };
+  /** Request-body bytes held at once across all requests (past it, 503 at once). */
+  requestBodyBudgetBytes: number;
   shutdownTimeoutMs: number;
   track: {
     siteId: string | undefined;
@@ -297,7 +302,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       bodyLimitBytes: e.WEBHOOK_BODY_LIMIT,
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
     },
-    ingest: { maxBatch: e.INGEST_MAX_BATCH, maxInFlight: e.INGEST_MAX_IN_FLIGHT },
+    ingest: { maxBatch: e.INGEST_MAX_BATCH, maxInFlight: e.INGEST_MAX_IN_FLIGHT, maxQueue: e.INGEST_MAX_QUEUE },
+    requestBodyBudgetBytes: e.REQUEST_BODY_BUDGET,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     track: {
       siteId: e.CIO_SITE_ID || undefined,

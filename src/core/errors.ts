@@ -71,3 +71,14 @@ export function toHttpError(err: unknown): { error: HttpError; unexpected: boole
   if (isUnavailable(err)) return { error: unavailable("The database is not answering right now; retry later"), unexpected: false };
   return { error: new HttpError(500, "internal_error", "Internal error"), unexpected: true };
 }
+
+/**
+ * For a route that could not commit: the error as a 503 with the route's own message when it means
+ * "not now" (database unavailable, deadline passed, a queue full), else the error itself (a 4xx stays a
+ * 4xx, and a bug is a 500, not a 503 that invites retrying forever).
+ */
+export function unavailableOr(err: unknown, message: string): Error {
+  const { error } = toHttpError(err);
+  if (error.status !== 503) return err as Error;
+  return unavailable(message, Number(error.headers["retry-after"] ?? 5));
+}

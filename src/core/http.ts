@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type Router from "@koa/router";
 import Koa from "koa";
+import { bodyBudget, type ByteBudget } from "./body-budget.js";
 import { HttpError, toHttpError } from "./errors.js";
 import type { Logger } from "./logger.js";
 
@@ -20,7 +21,13 @@ export type ErrorPage = (error: HttpError, ctx: AppContext) => string;
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-export function createHttpApp(log: Logger, routers: Router<AppState>[], options: { trustProxy?: boolean } = {}): Koa<AppState> {
+export interface HttpAppOptions {
+  trustProxy?: boolean;
+  /** Request-body bytes held at once across all requests, and the largest body any route takes. */
+  bodyBudget?: { budget: ByteBudget; maxBodyBytes: number };
+}
+
+export function createHttpApp(log: Logger, routers: Router<AppState>[], options: HttpAppOptions = {}): Koa<AppState> {
   const app = new Koa<AppState>({ asyncLocalStorage: false });
   app.proxy = options.trustProxy ?? false;
   app.silent = true; // errors are logged by the middleware below, once
@@ -48,6 +55,7 @@ export function createHttpApp(log: Logger, routers: Router<AppState>[], options:
     else ctx.state.log.info(line, "request");
   });
 
+  if (options.bodyBudget) app.use(bodyBudget(options.bodyBudget.budget, options.bodyBudget.maxBodyBytes));
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

@@ -4,6 +4,7 @@
 // together in the next batch: one statement, one commit, holding the events, their delivery and person
 // rows, and their outbox and unsubscribes rows. Every caller is answered only after that commit.
 import type pg from "pg";
+import { unavailable } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { batchParams, hasSideRows, INGEST_SQL, INGEST_WITH_SIDE_ROWS_SQL, ingestParams, type Write } from "./projection.sql.js";
 import { jsonText, type NormalizedEvent } from "./event.js";
@@ -22,19 +23,14 @@ export interface EventStoreOptions {
   maxBatch: number;
   /** Most statements running at once (each holds one pooled connection). */
   maxInFlight: number;
+  /** Most writes waiting for a batch; past it a write is refused at once (503) instead of queued. */
+  maxQueue: number;
 }
 
 interface Pending {
   write: Write;
   resolve: (outcome: StoreOutcome) => void;
   reject: (err: Error) => void;
-}
-
-export class StoreUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super(`database unavailable: ${(cause as Error)?.message ?? String(cause)}`, { cause });
-    this.name = "StoreUnavailableError";
-  }
 }
 
 // SQLSTATE classes that point at one row's data rather than at the database: worth isolating.
@@ -53,6 +49,9 @@ export class EventStore implements EventSink {
 
   /** Resolves after the write is committed (or its event found already stored); rejects if it could not be. */
   store(write: Write): Promise<StoreOutcome> {
+    if (this.queue.length >= this.options.maxQueue) {
+      return Promise.reject(unavailable(`${this.queue.length} writes are already waiting to be committed (INGEST_MAX_QUEUE); retry shortly`, 1));
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ write, resolve, reject });
       this.pump();
@@ -117,8 +116,7 @@ export class EventStore implements EventSink {
         }
       }
       this.log.error({ err, code, batchSize: batch.length }, "storing events failed");
-      const failure = new StoreUnavailableError(err);
-      for (const p of batch) p.reject(failure);
+      for (const p of batch) p.reject(err as Error);
     }
   }
 }

@@ -11,9 +11,9 @@ WITH input AS (
 ),
 inserted AS (
   INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id,
-    identifiers, href, link_id, failure_message, machine, source, payload)
+    identifiers, href, link_id, failure_message, machine, source, person_key, payload)
   SELECT event_id, delivery_id, object_type, metric, to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), customer_id,
-    identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, payload
+    identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, person_key, payload
   FROM input
   ORDER BY event_id
   ON CONFLICT (event_id) DO NOTHING
@@ -176,9 +176,9 @@ refused AS (
 ),
 inserted AS (
   INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id,
-    identifiers, href, link_id, failure_message, machine, source, payload)
+    identifiers, href, link_id, failure_message, machine, source, person_key, payload)
   SELECT event_id, delivery_id, object_type, metric, to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), customer_id,
-    identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, payload
+    identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, person_key, payload
   FROM input
   WHERE event_id NOT IN (SELECT event_id FROM refused)
   ORDER BY event_id
@@ -347,7 +347,7 @@ SELECT event_id, NULL AS refused_channel FROM inserted
 UNION ALL
 SELECT event_id, channel FROM refused;
 
--- PROJECT_SQL: apply already stored events (replay).
+-- PROJECT_DELIVERIES_SQL: apply already stored events to replay's copy of deliveries.
 WITH input AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::text[], $26::text[], $27::bool[], $28::text[], $29::text[], $30::jsonb[])
     AS t(event_id, delivery_id, object_type, metric, occurred_ms, received_ms, customer_id, identifiers, href, link_id, failure_message, source, payload, channel, recipient, subject, campaign_id, broadcast_id, newsletter_id, transactional_message_id, action_id, parent_action_id, trigger_id, content_id, journey_id, trigger_event_id, machine, person_key, email, preferences)
@@ -403,7 +403,7 @@ delivery_changes AS (
   GROUP BY delivery_id
 ),
 delivery_upsert AS (
-  INSERT INTO deliveries AS d (delivery_id, channel, customer_id, recipient, subject, campaign_id, broadcast_id, newsletter_id, transactional_message_id, action_id, parent_action_id, trigger_id, content_id, journey_id, trigger_event_id, identifiers, failure_message, last_failure_at, spammed_at, unsubscribed_at, bounced_at, failed_at, undeliverable_at, dropped_at, converted_at, replied_at, clicked_at, opened_at, delivered_at, deferred_at, sent_at, attempted_at, drafted_at, human_opened_at, human_clicked_at, webhook_opens_human, opens_machine, relay_opens, webhook_clicks_human, clicks_machine, relay_clicks, event_count, first_event_at, last_event_at, updated_at)
+  INSERT INTO replay_new_deliveries AS d (delivery_id, channel, customer_id, recipient, subject, campaign_id, broadcast_id, newsletter_id, transactional_message_id, action_id, parent_action_id, trigger_id, content_id, journey_id, trigger_event_id, identifiers, failure_message, last_failure_at, spammed_at, unsubscribed_at, bounced_at, failed_at, undeliverable_at, dropped_at, converted_at, replied_at, clicked_at, opened_at, delivered_at, deferred_at, sent_at, attempted_at, drafted_at, human_opened_at, human_clicked_at, webhook_opens_human, opens_machine, relay_opens, webhook_clicks_human, clicks_machine, relay_clicks, event_count, first_event_at, last_event_at, updated_at)
   SELECT delivery_id, channel, customer_id, recipient, subject, campaign_id, broadcast_id, newsletter_id, transactional_message_id, action_id, parent_action_id, trigger_id, content_id, journey_id, trigger_event_id, identifiers::jsonb, failure_message, to_timestamp(last_failure_ms / 1000.0),
     to_timestamp(spammed_at / 1000.0), to_timestamp(unsubscribed_at / 1000.0), to_timestamp(bounced_at / 1000.0), to_timestamp(failed_at / 1000.0), to_timestamp(undeliverable_at / 1000.0), to_timestamp(dropped_at / 1000.0), to_timestamp(converted_at / 1000.0), to_timestamp(replied_at / 1000.0), to_timestamp(clicked_at / 1000.0), to_timestamp(opened_at / 1000.0), to_timestamp(delivered_at / 1000.0), to_timestamp(deferred_at / 1000.0), to_timestamp(sent_at / 1000.0), to_timestamp(attempted_at / 1000.0), to_timestamp(drafted_at / 1000.0), to_timestamp(human_opened_at / 1000.0), to_timestamp(human_clicked_at / 1000.0),
     webhook_opens_human, opens_machine, relay_opens, webhook_clicks_human, clicks_machine, relay_clicks, event_count, to_timestamp(first_ms / 1000.0), to_timestamp(last_ms / 1000.0), now()
@@ -455,7 +455,15 @@ delivery_upsert AS (
     last_event_at = GREATEST(d.last_event_at, EXCLUDED.last_event_at),
     updated_at = now()
   RETURNING 1
+)
+SELECT count(*) AS deliveries FROM delivery_upsert;
+
+-- PROJECT_PEOPLE_SQL: apply already stored events to replay's copy of person_subscriptions.
+WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::text[], $26::text[], $27::bool[], $28::text[], $29::text[], $30::jsonb[])
+    AS t(event_id, delivery_id, object_type, metric, occurred_ms, received_ms, customer_id, identifiers, href, link_id, failure_message, source, payload, channel, recipient, subject, campaign_id, broadcast_id, newsletter_id, transactional_message_id, action_id, parent_action_id, trigger_id, content_id, journey_id, trigger_event_id, machine, person_key, email, preferences)
 ),
+applied AS (SELECT * FROM input),
 person_changes AS (
   SELECT person_key,
     min(identifiers->>'cio_id') AS cio_id,
@@ -473,7 +481,7 @@ person_changes AS (
   GROUP BY person_key
 ),
 person_upsert AS (
-  INSERT INTO person_subscriptions AS p (person_key, cio_id, person_id, email, identifiers, subscribed,
+  INSERT INTO replay_new_person_subscriptions AS p (person_key, cio_id, person_id, email, identifiers, subscribed,
     subscription_changed_at, subscription_event_id, preferences, preferences_changed_at, preferences_event_id, updated_at)
   SELECT person_key, cio_id, person_id, email, identifiers::jsonb, subscribed, to_timestamp(subscription_ms / 1000.0),
     subscription_event_id, preferences::jsonb, to_timestamp(preferences_ms / 1000.0), preferences_event_id, now()
@@ -493,4 +501,4 @@ person_upsert AS (
     updated_at = now()
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM delivery_upsert) AS deliveries, (SELECT count(*) FROM person_upsert) AS people;
+SELECT count(*) AS people FROM person_upsert;

@@ -117,8 +117,8 @@ const DELIVERY_COLUMNS = [
 const failureIsNewer =
   "d.last_failure_at IS NULL OR (EXCLUDED.last_failure_at, EXCLUDED.failure_message) > (d.last_failure_at, d.failure_message)";
 
-const DELIVERY_UPSERT = `delivery_upsert AS (
-  INSERT INTO deliveries AS d (${DELIVERY_COLUMNS.join(", ")})
+const deliveryUpsert = (table: string) => `delivery_upsert AS (
+  INSERT INTO ${table} AS d (${DELIVERY_COLUMNS.join(", ")})
   SELECT delivery_id, ${LEAST_ATTRIBUTES.join(", ")}, identifiers::jsonb, failure_message, ${ts("last_failure_ms")},
     ${METRIC_TIMES.map(([c]) => ts(c)).join(", ")},
     ${COUNTERS.map(([c]) => c).join(", ")}, event_count, ${ts("first_ms")}, ${ts("last_ms")}, now()
@@ -163,8 +163,8 @@ const newer = (facet: "subscription" | "preferences") =>
 const takeNewer = (facet: "subscription" | "preferences", column: string) =>
   `${column} = CASE WHEN ${newer(facet)} THEN EXCLUDED.${column} ELSE p.${column} END`;
 
-const PERSON_UPSERT = `person_upsert AS (
-  INSERT INTO person_subscriptions AS p (person_key, cio_id, person_id, email, identifiers, subscribed,
+const personUpsert = (table: string) => `person_upsert AS (
+  INSERT INTO ${table} AS p (person_key, cio_id, person_id, email, identifiers, subscribed,
     subscription_changed_at, subscription_event_id, preferences, preferences_changed_at, preferences_event_id, updated_at)
   SELECT person_key, cio_id, person_id, email, identifiers::jsonb, subscribed, ${ts("subscription_ms")},
     subscription_event_id, preferences::jsonb, ${ts("preferences_ms")}, preferences_event_id, now()
@@ -292,9 +292,9 @@ const UNSUBSCRIBE_INSERT = `unsubscribes_recorded AS (
 const ingestSql = (withSideRows: boolean) => `WITH ${INPUT},${withSideRows ? `\n${REFUSED},` : ""}
 inserted AS (
   INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id,
-    identifiers, href, link_id, failure_message, machine, source, payload)
+    identifiers, href, link_id, failure_message, machine, source, person_key, payload)
   SELECT event_id, delivery_id, object_type, metric, ${ts("occurred_ms")}, ${ts("received_ms")}, customer_id,
-    identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, payload
+    identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, person_key, payload
   FROM input${withSideRows ? "\n  WHERE event_id NOT IN (SELECT event_id FROM refused)" : ""}
   ORDER BY event_id
   ON CONFLICT (event_id) DO NOTHING
@@ -302,9 +302,9 @@ inserted AS (
 ),
 applied AS (SELECT input.* FROM input JOIN inserted USING (event_id)),
 ${DELIVERY_CHANGES},
-${DELIVERY_UPSERT},
+${deliveryUpsert("deliveries")},
 ${PERSON_CHANGES},
-${PERSON_UPSERT}${withSideRows ? `,\n${OUTBOX_INSERT},\n${UNSUBSCRIBE_INSERT}` : ""}
+${personUpsert("person_subscriptions")}${withSideRows ? `,\n${OUTBOX_INSERT},\n${UNSUBSCRIBE_INSERT}` : ""}
 SELECT event_id, NULL AS refused_channel FROM inserted${withSideRows ? "\nUNION ALL\nSELECT event_id, channel FROM refused" : ""}`;
 
 /**
@@ -324,14 +324,25 @@ export const INGEST_WITH_SIDE_ROWS_SQL = ingestSql(true);
 /** Whether a batch needs INGEST_WITH_SIDE_ROWS_SQL (webhooks alone take the shorter statement). */
 export const hasSideRows = (writes: readonly Write[]) => writes.some((w) => w.outbox?.length || w.unsubscribe || w.notForChannels?.length);
 
-/** Applies already stored events to the projections (replay). The caller makes sure each event is applied once. */
-export const PROJECT_SQL = `WITH ${INPUT},
+/** Where replay builds a chunk's rows before comparing them with the live ones (temporary tables). */
+export const REPLAY_TABLES = { deliveries: "replay_new_deliveries", person_subscriptions: "replay_new_person_subscriptions" } as const;
+
+/** Applies events to a table shaped like `deliveries`; the caller makes sure each event is applied once. */
+export const deliveryProjectionSql = (table: string) => `WITH ${INPUT},
 applied AS (SELECT * FROM input),
 ${DELIVERY_CHANGES},
-${DELIVERY_UPSERT},
+${deliveryUpsert(table)}
+SELECT count(*) AS deliveries FROM delivery_upsert`;
+
+/** Applies stored events to replay's copy of `deliveries` (one chunk of deliveries; each event once). */
+export const PROJECT_DELIVERIES_SQL = deliveryProjectionSql(REPLAY_TABLES.deliveries);
+
+/** Applies stored events to replay's copy of `person_subscriptions` (one chunk of people). */
+export const PROJECT_PEOPLE_SQL = `WITH ${INPUT},
+applied AS (SELECT * FROM input),
 ${PERSON_CHANGES},
-${PERSON_UPSERT}
-SELECT (SELECT count(*) FROM delivery_upsert) AS deliveries, (SELECT count(*) FROM person_upsert) AS people`;
+${personUpsert(REPLAY_TABLES.person_subscriptions)}
+SELECT count(*) AS people FROM person_upsert`;
 
 /** Where the generated statements are checked in (see scripts/sql-snapshot.ts). */
 export const PROJECTION_SQL_SNAPSHOT = path.join(PROJECT_ROOT, "src", "events", "projection.sql");
@@ -351,8 +362,11 @@ export function projectionSqlSnapshot(): string {
     "-- INGEST_WITH_SIDE_ROWS_SQL: the same, with the new events' outbox and unsubscribes rows and the channel guards.",
     `${INGEST_WITH_SIDE_ROWS_SQL};`,
     "",
-    "-- PROJECT_SQL: apply already stored events (replay).",
-    `${PROJECT_SQL};`,
+    "-- PROJECT_DELIVERIES_SQL: apply already stored events to replay's copy of deliveries.",
+    `${PROJECT_DELIVERIES_SQL};`,
+    "",
+    "-- PROJECT_PEOPLE_SQL: apply already stored events to replay's copy of person_subscriptions.",
+    `${PROJECT_PEOPLE_SQL};`,
     "",
   ].join("\n");
 }

@@ -8,7 +8,7 @@ import type { Next } from "koa";
 import { basicCredentials } from "../core/basic-auth.js";
 import type { Config } from "../core/config.js";
 import { withDeadline } from "../core/deadline.js";
-import { HttpError, unavailable } from "../core/errors.js";
+import { HttpError, unavailableOr } from "../core/errors.js";
 import type { AppContext, AppState } from "../core/http.js";
 import { isJsonObject } from "../events/event.js";
 import type { RelayService } from "./relay.service.js";
@@ -46,8 +46,8 @@ export function relayRoutes(config: Config["relay"], relay: Pick<RelayService, "
     const body: unknown = ctx.request.body;
     if (!isJsonObject(body)) throw cioError(400, "invalid_body", ["body must be a JSON object"]);
     const outcome = await withDeadline(relay.accept(kind, body), commitTimeoutMs).catch((err: unknown) => {
-      ctx.state.log.warn({ err: (err as Error).message }, "relay metric not stored; answering 503");
-      throw unavailable("The metric could not be stored right now; retry later");
+      ctx.state.log.warn({ err: (err as Error).message }, "relayed call not stored");
+      throw unavailableOr(err, "The metric could not be stored right now; retry later");
     });
     if (!outcome.ok) throw cioError(400, "invalid_metric", outcome.errors);
     ctx.status = 200;

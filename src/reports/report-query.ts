@@ -16,6 +16,9 @@ export class ReportQueryError extends HttpError {
   }
 }
 
+/** The longest range a report (or the dashboard) covers: one year, leap day included. */
+export const MAX_RANGE_DAYS = 366;
+
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
 /** from/to (default: the last 30 days up to today), channel, one origin, action. */
@@ -27,6 +30,8 @@ export function parseFilters(p: Params, today = new Date()): Filters {
     if (!DATE.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) problems.push(`${name} must be a date like 2026-11-01, got "${value}"`);
   }
   if (problems.length === 0 && from > to) problems.push(`from (${from}) is after to (${to})`);
+  const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86400_000 + 1;
+  if (problems.length === 0 && days > MAX_RANGE_DAYS) problems.push(`from ${from} to ${to} is ${days} days; a report covers at most ${MAX_RANGE_DAYS} days (one year)`);
   const filters: Filters = { from, to };
   if (p["channel"]) {
     if ((CHANNELS as readonly string[]).includes(p["channel"])) filters.channel = p["channel"];

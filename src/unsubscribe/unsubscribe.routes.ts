@@ -11,7 +11,7 @@ import type { Next } from "koa";
 import type { Config } from "../core/config.js";
 import { withDeadline } from "../core/deadline.js";
 import { htmlPageHeaders } from "../core/page-headers.js";
-import { HttpError } from "../core/errors.js";
+import { HttpError, unavailableOr } from "../core/errors.js";
 import type { AppContext, AppState, ErrorPage } from "../core/http.js";
 import { content, kindOf, maskRecipient, page, type Branding } from "./pages.js";
 import type { UnsubscribeService } from "./unsubscribe.service.js";
@@ -59,6 +59,7 @@ const ERROR_PAGES: Record<string, [string, () => string]> = {
   invalid: ["Link not recognised", content.invalid],
   invalid_delivery_id: ["Link not recognised", content.invalid],
   invalid_body: ["Link not recognised", content.invalid],
+  payload_too_large: ["Link not recognised", content.invalid],
   unsupported_media_type: ["Link not recognised", content.invalid],
   method_not_allowed: ["Link not recognised", content.invalid],
   page_expired: ["Page expired", content.expired],
@@ -116,7 +117,8 @@ export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding
     if (!ctx.is("application/json", "application/x-www-form-urlencoded")) throw refuse(415, "unsupported_media_type", "Send application/json or a form");
     try {
       await parse(ctx, async () => undefined);
-    } catch {
+    } catch (err) {
+      if ((err as { status?: number }).status === 413) throw refuse(413, "payload_too_large", "The body is larger than 8 KB");
       throw refuse(400, "invalid_body", "The body could not be read");
     }
     await next();
@@ -127,8 +129,9 @@ export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding
       try {
         await withDeadline(service.record(id, value, method, clientOf(ctx)), commitTimeoutMs);
       } catch (err) {
-        ctx.state.log.warn({ err: (err as Error).message }, "unsubscribe not stored; answering 503");
-        throw refuse(503, "unavailable", "The request could not be stored right now; retry later", { "retry-after": "30" });
+        ctx.state.log.warn({ err: (err as Error).message }, "unsubscribe not stored");
+        const error = unavailableOr(err, "The request could not be stored right now; retry later");
+        throw error instanceof HttpError && error.status === 503 ? refuse(503, "unavailable", error.message, { "retry-after": "30" }) : error;
       }
     };
 

@@ -3,7 +3,7 @@
 // is not a JSON object gets a 400, and a failure to store answers 503 quickly so Customer.io retries.
 import Router from "@koa/router";
 import type { Config } from "../core/config.js";
-import { badRequest, unauthorized, unavailable } from "../core/errors.js";
+import { badRequest, unauthorized, unavailableOr } from "../core/errors.js";
 import { withDeadline } from "../core/deadline.js";
 import type { AppState } from "../core/http.js";
 import { readRawBody } from "../core/raw-body.js";
@@ -42,8 +42,8 @@ export function webhookRoutes(config: Config["webhooks"], store: EventSink): Rou
     try {
       outcome = await withDeadline(store.store({ event }), config.timeoutMs);
     } catch (err) {
-      ctx.state.log.warn({ eventId: event.eventId, reason: (err as Error).message }, "webhook not stored; answering 503");
-      throw unavailable("The event could not be stored right now; retry later");
+      ctx.state.log.warn({ eventId: event.eventId, reason: (err as Error).message }, "webhook not stored");
+      throw unavailableOr(err, "The event could not be stored right now; retry later");
     }
     ctx.status = 200;
     ctx.body = { ok: true, event_id: event.eventId, duplicate: outcome.status === "duplicate" };

@@ -59,3 +59,23 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
       }),
   };
 }
+
+/** A service process on `databaseUrl` (already migrated), answering /readyz. */
+export async function startInstance(databaseUrl: string, env: Record<string, string> = {}): Promise<{ proc: ServiceProcess; url: string }> {
+  const port = await freePort();
+  const proc = spawnService({
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "warn",
+    MIGRATIONS_RUN: "false",
+    ...env,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200) return { proc, url };
+    if (Date.now() > deadline) throw new Error(`instance not ready in 30 s; output:\n${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

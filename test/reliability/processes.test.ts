@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { FakeCustomerIo } from "../../scripts/lib/fake-customerio.js";
 import { deliveryId, messageEvent, signedHeaders } from "../../scripts/lib/sample-events.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
-import { freePort, spawnService, type ServiceProcess } from "../helpers/process.js";
+import { startInstance as startServiceInstance, type ServiceProcess } from "../helpers/process.js";
 import { waitFor } from "../helpers/wait.js";
 
 const KEY = "reliability-key";
@@ -18,15 +18,9 @@ after(async () => {
   await fake.close();
 });
 
-async function startInstance(db: TestDatabase, env: Record<string, string> = {}): Promise<{ proc: ServiceProcess; url: string }> {
-  const port = await freePort();
-  const proc = spawnService({
-    DATABASE_URL: db.url,
+function startInstance(db: TestDatabase, env: Record<string, string> = {}): Promise<{ proc: ServiceProcess; url: string }> {
+  return startServiceInstance(db.url, {
     CIO_WEBHOOK_SIGNING_KEYS: KEY,
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    LOG_LEVEL: "warn",
-    MIGRATIONS_RUN: "false",
     CIO_TRACK_URL: fake.url,
     REPORTER_SCHEDULE: "* * * * * *",
     REPORTER_LEASE_SECONDS: "5",
@@ -34,9 +28,6 @@ async function startInstance(db: TestDatabase, env: Record<string, string> = {})
     REPORTER_RATE_LIMIT: "500",
     ...env,
   });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor("instance ready", async () => (await fetch(`${url}/readyz`).catch(() => null))?.status === 200, 30_000, 100);
-  return { proc, url };
 }
 
 async function sendWebhook(url: string, event: Record<string, unknown>): Promise<number> {
