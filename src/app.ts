@@ -88,7 +88,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
         reportsRoutes(config.reports, reportsPool),
       ],
       {
-        trustProxy: config.trustProxy,
+        trustProxyHops: config.trustProxyHops,
         bodyBudget: { budget: new ByteBudget(config.requestBodyBudgetBytes), maxBodyBytes: Math.max(config.webhooks.bodyLimitBytes, config.relay.bodyLimitBytes) },
       },
     );

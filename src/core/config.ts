@@ -104,7 +104,17 @@ const envSchema = z.object({
   REPORTER_BACKOFF_BASE_MS: int(1000, 10, 600_000),
   REPORTER_BACKOFF_MAX_MS: int(3_600_000, 100, 86_400_000),
 
-  TRUST_PROXY: bool(false),
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const t = (v ?? "").trim().toLowerCase();
+      if (t === "" || t === "false" || t === "0" || t === "no") return 0;
+      if (t === "true" || t === "yes") return 1;
+      if (/^\d{1,2}$/.test(t)) return Number(t);
+      ctx.addIssue({ code: "custom", message: `must be false, true (one proxy) or the number of proxies in front of the service, got "${v}"` });
+      return z.NEVER;
+    }),
   UNSUBSCRIBE_BRAND_NAME: z.string().optional().default("our messages"),
   UNSUBSCRIBE_LOGO_URL: z.string().optional().refine((v) => !v || /^https:\/\/[^\s"'<>]+$/.test(v), "must be an https:// URL"),
   UNSUBSCRIBE_ACCENT_COLOR: z.string().optional().default("#1f4fd1").refine((v) => /^#[0-9a-fA-F]{6}$/.test(v), "must be a colour like #1f4fd1"),
@@ -127,6 +137,7 @@ const envSchema = z.object({
     }),
   UNSUBSCRIBE_RECORD_CLIENT: bool(false),
   UNSUBSCRIBE_RATE_LIMIT: int(20, 1, 100_000),
+  UNSUBSCRIBE_UNKNOWN_RATE_LIMIT: int(600, 1, 1_000_000),
   UNSUBSCRIBE_SECRET: z.string().optional(),
 
   REPORTS_CREDENTIALS: csv.refine((pairs) => pairs.every((p) => /^[^:]+:.+$/.test(p)), "must be comma-separated user:password pairs"),
@@ -184,8 +195,11 @@ export interface Config {
     /** user:password pairs; empty = served to loopback clients only. */
     credentials: string[];
   };
-  /** Honour X-Forwarded-For / -Proto (only behind a proxy you control). */
-  trustProxy: boolean;
+  /**
+   * How many proxies of yours stand in front of the service: the client address is the one the
+   * outermost of them saw (that many entries from the right of X-Forwarded-For). 0 = none: the socket's.
+   */
+  trustProxyHops: number;
   unsubscribe: {
     brandName: string;
     logoUrl: string | null;
@@ -195,7 +209,10 @@ export interface Config {
     templatePath: string | undefined;
     attributes: Record<string, unknown> | null;
     recordClient: boolean;
+    /** POSTs for unknown delivery ids per client address per minute (known deliveries are not limited). */
     rateLimitPerMinute: number;
+    /** POSTs for unknown delivery ids per minute, all addresses together. */
+    unknownRateLimitPerMinute: number;
     /** Signs the page's resubscribe tokens; derived from the signing keys unless UNSUBSCRIBE_SECRET is set. */
     secret: string;
   };
@@ -326,7 +343,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       backoffMaxMs: e.REPORTER_BACKOFF_MAX_MS,
     },
     reports: { credentials: e.REPORTS_CREDENTIALS },
-    trustProxy: e.TRUST_PROXY,
+    trustProxyHops: e.TRUST_PROXY,
     unsubscribe: {
       brandName: e.UNSUBSCRIBE_BRAND_NAME,
       logoUrl: e.UNSUBSCRIBE_LOGO_URL || null,
@@ -337,6 +354,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       attributes: e.UNSUBSCRIBE_ATTRIBUTES,
       recordClient: e.UNSUBSCRIBE_RECORD_CLIENT,
       rateLimitPerMinute: e.UNSUBSCRIBE_RATE_LIMIT,
+      unknownRateLimitPerMinute: e.UNSUBSCRIBE_UNKNOWN_RATE_LIMIT,
       // Every instance derives the same secret from the shared signing key, so a page served by one
       // instance can be posted to another.
       secret: e.UNSUBSCRIBE_SECRET || (signingKeys[0] ? createHmac("sha256", signingKeys[0]).update("cio-companion:unsubscribe-token").digest("hex") : randomBytes(32).toString("hex")),

@@ -22,14 +22,18 @@ export type ErrorPage = (error: HttpError, ctx: AppContext) => string;
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export interface HttpAppOptions {
-  trustProxy?: boolean;
+  /** Proxies of yours in front of the service (X-Forwarded-For entries trusted from the right). */
+  trustProxyHops?: number;
   /** Request-body bytes held at once across all requests, and the largest body any route takes. */
   bodyBudget?: { budget: ByteBudget; maxBodyBytes: number };
 }
 
 export function createHttpApp(log: Logger, routers: Router<AppState>[], options: HttpAppOptions = {}): Koa<AppState> {
   const app = new Koa<AppState>({ asyncLocalStorage: false });
-  app.proxy = options.trustProxy ?? false;
+  // Koa reads the client address as the leftmost of the last `maxIpsCount` X-Forwarded-For entries:
+  // the address our outermost proxy saw. Entries a client adds itself are further left, and ignored.
+  app.proxy = (options.trustProxyHops ?? 0) > 0;
+  app.maxIpsCount = options.trustProxyHops ?? 0;
   app.silent = true; // errors are logged by the middleware below, once
 
   app.use(async (ctx, next) => {

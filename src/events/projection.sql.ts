@@ -192,6 +192,10 @@ export interface OutboxEntry {
   kind: OutboxKind;
   deliveryId: string | null;
   payload: Record<string, unknown>;
+  /** Calls of one key carry a state: the newest supersedes older pending ones (see outbox.repository.ts). */
+  orderingKey?: string;
+  /** 0 = urgent (unsubscribes), 1 = metrics (the default). */
+  priority?: number;
 }
 
 /** A row of `unsubscribes`, written with its event. */
@@ -224,6 +228,8 @@ const OUTBOX_COLUMNS: readonly SideColumn<OutboxEntry>[] = [
   ["kind", "text", (_, o) => o.kind],
   ["delivery_id", "text", (_, o) => o.deliveryId],
   ["payload", "jsonb", (_, o) => jsonText(o.payload)],
+  ["ordering_key", "text", (_, o) => o.orderingKey ?? null],
+  ["priority", "smallint", (_, o) => o.priority ?? 1],
 ];
 const UNSUBSCRIBE_COLUMNS: readonly SideColumn<UnsubscribeEntry>[] = [
   ["event_id", "text", (cause) => cause],
@@ -271,8 +277,8 @@ const REFUSED = `refused AS (
 )`;
 
 const OUTBOX_INSERT = `outbox_queued AS (
-  INSERT INTO outbox (event_id, kind, delivery_id, payload)
-  SELECT s.event_id, s.kind, s.delivery_id, s.payload
+  INSERT INTO outbox (event_id, kind, delivery_id, payload, ordering_key, priority)
+  SELECT s.event_id, s.kind, s.delivery_id, s.payload, s.ordering_key, s.priority
   FROM ${sideInput(OUTBOX_COLUMNS, OUTBOX_FIRST)}
   WHERE s.cause IN (SELECT event_id FROM inserted)
   ORDER BY s.n

@@ -1,6 +1,7 @@
 // Owns /unsubscribe/<delivery_id>: GET shows the page; POST takes the page's form, a mail client's
-// RFC 8058 one-click (`List-Unsubscribe=One-Click`, answered 200 with no page), or Customer.io's JSON
-// `{"unsubscribe": true|false}` (so the official client's unsubscribe() works against us). Every
+// RFC 8058 one-click (`List-Unsubscribe=One-Click`, as a urlencoded or multipart form, answered 200 with
+// no page), or Customer.io's JSON `{"unsubscribe": true|false}` (so the official client's unsubscribe()
+// works against us). Links from test sends and previews (`unsent`) record nothing. Every
 // change is committed before the answer. Resubscribing through the form needs a token from our own
 // page, so no cross-site request can resubscribe someone silently; a JSON request from another site
 // cannot be sent without a CORS preflight, which we never grant.
@@ -14,6 +15,7 @@ import { htmlPageHeaders } from "../core/page-headers.js";
 import { HttpError, unavailableOr } from "../core/errors.js";
 import type { AppContext, AppState, ErrorPage } from "../core/http.js";
 import { content, kindOf, maskRecipient, page, type Branding } from "./pages.js";
+import { UnknownIdRateLimiter } from "./rate-limit.js";
 import type { UnsubscribeService } from "./unsubscribe.service.js";
 
 export const DELIVERY_ID = /^[A-Za-z0-9_=+.:-]{1,200}$/;
@@ -33,22 +35,13 @@ export function validToken(secret: string, deliveryId: string, token: unknown, n
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-/** Fixed-window counter per client address, per instance. */
-export class IpRateLimiter {
-  private windows = new Map<string, { count: number; resetAt: number }>();
-  constructor(private readonly perMinute: number) {}
-  /** Seconds to wait, or 0 when allowed. */
-  hit(ip: string, now = Date.now()): number {
-    if (this.windows.size > 50_000) for (const [k, w] of this.windows) if (w.resetAt <= now) this.windows.delete(k);
-    const w = this.windows.get(ip);
-    if (!w || w.resetAt <= now) {
-      this.windows.set(ip, { count: 1, resetAt: now + 60_000 });
-      return 0;
-    }
-    w.count++;
-    return w.count > this.perMinute ? Math.ceil((w.resetAt - now) / 1000) : 0;
-  }
-}
+/**
+ * What Customer.io puts in place of a delivery id in previews and test sends (shared README, section 3).
+ * Such a link never records anything.
+ */
+export const TEST_SEND_IDS = new Set(["unsent"]);
+export const isTestSend = (deliveryId: string) => TEST_SEND_IDS.has(deliveryId.toLowerCase());
+const TEST_SEND_MESSAGE = "This link is from a test or preview message: nothing was recorded and nobody was unsubscribed";
 
 /** An error in Customer.io's shape for JSON clients (`meta.errors`); HTML clients get its page. */
 const refuse = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
@@ -69,9 +62,13 @@ const ERROR_PAGES: Record<string, [string, () => string]> = {
 
 export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding, service: Pick<UnsubscribeService, "summary" | "record">, commitTimeoutMs: number): Router<AppState> {
   const router = new Router<AppState>();
-  const limiter = new IpRateLimiter(config.rateLimitPerMinute);
+  const limiter = new UnknownIdRateLimiter({ perAddress: config.rateLimitPerMinute, overall: config.unknownRateLimitPerMinute });
   const logoOrigin = brand.logoUrl ? new URL(brand.logoUrl).origin : null;
-  const parse = koaBody({ json: true, jsonStrict: true, urlencoded: true, text: false, multipart: false, jsonLimit: "8kb", formLimit: "8kb" });
+  // RFC 8058's own example of a one-click POST is multipart/form-data; fields only, no files.
+  const parse = koaBody({
+    json: true, jsonStrict: true, urlencoded: true, text: false, multipart: true, jsonLimit: "8kb", formLimit: "8kb",
+    formidable: { maxFiles: 0, maxFields: 20, maxFieldsSize: 8 * 1024, maxTotalFileSize: 1 },
+  });
 
   const html = (ctx: AppContext, status: number, title: string, body: (nonce: string) => string) => {
     const nonce = htmlPageHeaders(ctx, logoOrigin ?? "'none'");
@@ -98,6 +95,10 @@ export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding
 
   router.get("/unsubscribe/:deliveryId", validId, async (ctx) => {
     const id = ctx.params["deliveryId"]!;
+    if (isTestSend(id)) {
+      html(ctx, 200, "Test message", () => content.testSend());
+      return;
+    }
     // A delivery we have not seen is shown the same page, without details: no hint whether it exists.
     // With the database down, too: the person can still press the button (and is told to retry if
     // the change cannot be stored).
@@ -110,11 +111,22 @@ export function unsubscribeRoutes(config: Config["unsubscribe"], brand: Branding
   });
 
   router.post("/unsubscribe/:deliveryId", validId, async (ctx, next) => {
-    const wait = limiter.hit(ctx.ip);
-    if (wait > 0) throw refuse(429, "rate_limited", "Too many requests; retry later", { "retry-after": String(wait) });
+    const id = ctx.params["deliveryId"]!;
+    if (isTestSend(id)) {
+      // Whatever the POST (the page, a mail client's one-click, JSON): explained, and nothing recorded.
+      ctx.status = 200;
+      if (ctx.is("application/json")) ctx.body = { test_send: true, message: TEST_SEND_MESSAGE };
+      else html(ctx, 200, "Test message", () => content.testSend());
+      return;
+    }
+    // A delivery we know is never refused for its address (mail providers send one-click POSTs for
+    // all their users from a few servers); ids we do not know are limited per address and overall.
+    const known = await service.summary(id).catch(() => undefined);
+    const wait = known ? 0 : limiter.hit(ctx.ip);
+    if (wait > 0) throw refuse(429, "rate_limited", "Too many requests for unknown delivery ids; retry later", { "retry-after": String(wait) });
     await next();
   }, async (ctx, next) => {
-    if (!ctx.is("application/json", "application/x-www-form-urlencoded")) throw refuse(415, "unsupported_media_type", "Send application/json or a form");
+    if (!ctx.is("application/json", "application/x-www-form-urlencoded", "multipart/form-data")) throw refuse(415, "unsupported_media_type", "Send application/json or a form");
     try {
       await parse(ctx, async () => undefined);
     } catch (err) {

@@ -54,14 +54,15 @@ export class UnsubscribeService {
     const now = Date.now();
     const eventId = `unsubscribe:${randomUUID()}`;
     const payload: JsonObject = { event_id: eventId, delivery_id: deliveryId, unsubscribe, method, timestamp: Math.floor(now / 1000) };
-    const outbox: OutboxEntry[] = [{ eventId, kind: "unsubscribe", deliveryId, payload: { delivery_id: deliveryId, unsubscribe } }];
+    // Urgent, and ordered per delivery and per person: Customer.io ends up with the latest choice.
+    const outbox: OutboxEntry[] = [{ eventId, kind: "unsubscribe", deliveryId, payload: { delivery_id: deliveryId, unsubscribe }, orderingKey: `unsubscribe:${deliveryId}`, priority: 0 }];
     let attributesUpdate: string | null = null;
     if (this.options.attributes) {
       const personId = facts?.personId ?? null;
       if (!this.options.canIdentify) attributesUpdate = "skipped: CIO_SITE_ID/CIO_API_KEY not set";
       else if (!personId) attributesUpdate = "skipped: no person known for this delivery (no webhook with its identifiers yet)";
       else {
-        outbox.push({ eventId: null, kind: "identify", deliveryId, payload: { customer_id: personId, attributes: attributesFor(this.options.attributes, unsubscribe) } });
+        outbox.push({ eventId: null, kind: "identify", deliveryId, payload: { customer_id: personId, attributes: attributesFor(this.options.attributes, unsubscribe) }, orderingKey: `identify:${personId}`, priority: 0 });
         attributesUpdate = "queued";
       }
     }
