@@ -1,5 +1,6 @@
 // Owns turning request parameters (HTTP query or CLI flags) into report filters, with every problem
 // named; and the output formats (JSON rows, CSV, a terminal table).
+import { stringify } from "csv-stringify/sync";
 import { HttpError } from "../core/errors.js";
 import { GROUPS, ORIGIN_TYPES, PERSON_KEYS, type Filters, type Group, type OriginType, type Page, type PersonKey } from "./reports.repository.js";
 
@@ -81,14 +82,21 @@ export function parsePersonKey(value: string | undefined): PersonKey {
 type Cell = string | number | boolean | null | Date | undefined | object;
 const text = (v: Cell): string => (v === null || v === undefined ? "" : v instanceof Date ? v.toISOString() : typeof v === "object" ? JSON.stringify(v) : String(v));
 
+/**
+ * CSV for spreadsheets, written by csv-stringify: quoting as RFC 4180 has it, and every text cell that a
+ * spreadsheet would run as a formula (one starting with =, +, -, @, a tab or a carriage return, or
+ * their full-width forms) prefixed with ', so it opens as the text it is. Links and failure messages
+ * come from outside: `=HYPERLINK(...)` in a click must not become a live formula on an analyst's
+ * machine. Numbers stay numbers (a negative count is not neutralised).
+ */
 export function toCsv(rows: ReadonlyArray<Record<string, Cell>>): string {
   if (rows.length === 0) return "";
-  const columns = Object.keys(rows[0]!);
-  const cell = (v: Cell) => {
-    const s = text(v);
-    return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-  };
-  return [columns.join(","), ...rows.map((r) => columns.map((c) => cell(r[c])).join(","))].join("\n") + "\n";
+  return stringify(rows as Array<Record<string, unknown>>, {
+    header: true,
+    columns: Object.keys(rows[0]!),
+    escape_formulas: true,
+    cast: { date: (d) => d.toISOString(), boolean: (b) => String(b), object: (o) => JSON.stringify(o), bigint: (b) => String(b) },
+  });
 }
 
 /** A plain-text table for terminals: numbers right-aligned, long text cut. */
