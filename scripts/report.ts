@@ -1,7 +1,7 @@
 // `npm run report -- <report> [filters] [--format table|csv|json]`, readable in a terminal:
 //   funnel    [--from D --to D --channel C --campaign N|--broadcast N|--newsletter N|--transactional N --action N --group-by day,channel,origin,action]
 //   links     [filters] [--limit N --offset N]
-//   failures  [filters] [--limit N --offset N]
+//   failures  [filters] [--kind final|transient] [--limit N --offset N]
 //   origins   [filters] [--limit N]
 //   delivery  <delivery_id>                      one delivery's timeline
 //   person    --customer-id X | --email X | --cio-id X [--limit N]
@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { loadDatabaseConfig } from "../src/core/config.js";
 import { openDatabase } from "../src/core/database.js";
-import { parseFilters, parseGroups, parsePage, ReportQueryError, toCsv, toTable } from "../src/reports/report-query.js";
+import { parseFailureKind, parseFilters, parseGroups, parsePage, ReportQueryError, toCsv, toTable } from "../src/reports/report-query.js";
 import * as reports from "../src/reports/reports.repository.js";
 
 const { positionals, values } = parseArgs({
@@ -20,7 +20,7 @@ const { positionals, values } = parseArgs({
     from: { type: "string" }, to: { type: "string" }, channel: { type: "string" },
     campaign: { type: "string" }, broadcast: { type: "string" }, newsletter: { type: "string" }, transactional: { type: "string" },
     "origin-type": { type: "string" }, action: { type: "string" }, "group-by": { type: "string" },
-    limit: { type: "string" }, offset: { type: "string" },
+    limit: { type: "string" }, offset: { type: "string" }, kind: { type: "string" },
     "customer-id": { type: "string" }, email: { type: "string" }, "cio-id": { type: "string" },
     format: { type: "string", default: "table" },
   },
@@ -53,10 +53,15 @@ try {
       print(await reports.funnel(pool, filters, parseGroups(values["group-by"])), `Funnel ${filters.from} to ${filters.to} (days in ${await tz()})`);
       break;
     }
-    case "links":
+    case "links": {
+      const filters = parseFilters(params);
+      print(await reports.links(pool, filters, parsePage(params)), `Links clicked ${filters.from} to ${filters.to}`);
+      break;
+    }
     case "failures": {
       const filters = parseFilters(params);
-      print(await reports[command](pool, filters, parsePage(params)), `${command === "links" ? "Links clicked" : "Failure reasons"} ${filters.from} to ${filters.to}`);
+      const kind = parseFailureKind(values.kind);
+      print(await reports.failures(pool, filters, parsePage(params), kind), `${kind === "final" ? "Final failure" : kind === "transient" ? "Transient failure" : "Failure"} reasons ${filters.from} to ${filters.to}`);
       break;
     }
     case "origins": {

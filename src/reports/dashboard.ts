@@ -14,7 +14,10 @@ interface DashboardData {
   daily: FunnelRow[];
   origins: FunnelRow[];
   links: FunnelRow[];
+  /** Final failures: the deliveries ended bounced, failed, undeliverable or dropped. */
   failures: FunnelRow[];
+  /** Failures on the way that were retried (then sent or delivered, or still being retried). */
+  transient: FunnelRow[];
   timezone: string;
   /** The CSP nonce for the page's <style>. */
   nonce: string;
@@ -116,7 +119,7 @@ section{background:#fff;border-radius:10px;padding:1rem;overflow:hidden}svg{widt
 ${SERIES.map((s, i) => `.c${i}{background:${s.colour}}`).join("")}
 table{width:100%;border-collapse:collapse;font-size:.9rem}th,td{text-align:left;padding:.35rem .4rem;border-bottom:1px solid #e3e5e8;vertical-align:top}
 td.deliveries,td.clicks,td.human_clicks,th:not(:first-child){text-align:right}td.href,td.reason{word-break:break-all}
-.empty{color:#4a4a4a}.problem{background:#fff4e5;border:1px solid #b35900;padding:.5rem .75rem;border-radius:6px}
+.empty,.note{color:#4a4a4a}.note{font-size:.85rem;margin:-.25rem 0 .5rem}.problem{background:#fff4e5;border:1px solid #b35900;padding:.5rem .75rem;border-radius:6px}
 footer{max-width:76rem;margin:0 auto;padding:1rem 1.25rem 2rem;color:#4a4a4a;font-size:.85rem}a{color:#1a3fb0}
 </style></head>
 <body>
@@ -140,7 +143,8 @@ ${(["campaign", "broadcast", "newsletter", "transactional"] as const).map((o) =>
 <div class="grid2">
 <section aria-labelledby="h-origins"><h2 id="h-origins">Top origins</h2>${table(d.origins, [["origin", "Origin", originLink], ["deliveries", "Deliveries", (r) => fmt(r["deliveries"])]], "No origins in this range.")}</section>
 <section aria-labelledby="h-links"><h2 id="h-links">Top links</h2>${table(d.links, [["href", "Link", (r) => e(String(r["href"]))], ["deliveries", "Deliveries", (r) => fmt(r["deliveries"])], ["clicks", "Clicks", (r) => fmt(r["clicks"])]], "No clicks in this range.")}</section>
-<section aria-labelledby="h-failures"><h2 id="h-failures">Top failure reasons</h2>${table(d.failures, [["reason", "Reason", (r) => e(String(r["reason"]))], ["status", "Status", (r) => e(String(r["status"]))], ["deliveries", "Deliveries", (r) => fmt(r["deliveries"])]], "No failures in this range.")}</section>
+<section aria-labelledby="h-failures"><h2 id="h-failures">Top failure reasons</h2><p class="note">Deliveries that ended bounced, failed, undeliverable or dropped: not delivered.</p>${table(d.failures, [["reason", "Reason", (r) => e(String(r["reason"]))], ["status", "Status", (r) => e(String(r["status"]))], ["deliveries", "Deliveries", (r) => fmt(r["deliveries"])]], "No failures in this range.")}</section>
+<section aria-labelledby="h-transient"><h2 id="h-transient">Transient failures</h2><p class="note">Failed on the way and retried; not failures of the delivery. "Now" is where the deliveries stand.</p>${table(d.transient, [["reason", "Reason", (r) => e(String(r["reason"]))], ["status", "Now", (r) => e(String(r["status"]))], ["deliveries", "Deliveries", (r) => fmt(r["deliveries"])]], "No transient failures in this range.")}</section>
 </div>
 </main>
 <footer>Days are calendar days in ${e(d.timezone)}. Same data as JSON or CSV: <a href="/reports/api/funnel?${e(query(d.params))}">/reports/api/funnel</a> (<a href="/reports/api/openapi.json">OpenAPI</a>).</footer>

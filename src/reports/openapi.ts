@@ -1,5 +1,5 @@
 // The OpenAPI 3.1 description of the reports API, served at /reports/api/openapi.json.
-import { GROUPS, MEASURES, PERSON_KEYS, RATES } from "./reports.repository.js";
+import { FAILURE_KINDS, GROUPS, MEASURES, PERSON_KEYS, RATES } from "./reports.repository.js";
 import { CHANNELS } from "./report-query.js";
 
 const q = (name: string, description: string, schema: object = { type: "string" }) => ({ name, in: "query", required: false, description, schema });
@@ -77,8 +77,23 @@ export const OPENAPI = {
     "/reports/api/failures": {
       get: {
         summary: "Bounce and failure reasons (normalized), most frequent first",
-        parameters: [...FILTERS, ...PAGE],
-        responses: { "200": list(row({ reason: { type: "string" }, status: { type: "string" }, deliveries: { type: "integer" }, example: { type: "string", description: "One original message." } }), true), ...ERRORS },
+        description:
+          "Grouped by kind, normalized reason and the deliveries' current status, final failures first. `final`: the delivery ended bounced, failed, undeliverable or dropped. " +
+          "`transient`: it only had a failure message on the way (an `attempted` or `deferred` that Customer.io retried); `status` says where it stands now (`delivered`, `sent`, ... or still `attempted`).",
+        parameters: [...FILTERS, ...PAGE, q("kind", "Only `final` or only `transient` failures. Default: both.", { type: "string", enum: FAILURE_KINDS })],
+        responses: {
+          "200": list(
+            row({
+              kind: { type: "string", enum: FAILURE_KINDS, description: "`final`: not delivered, for good. `transient`: failed on the way, then retried." },
+              reason: { type: "string", description: "The failure message, normalized (addresses and ids masked)." },
+              status: { type: "string", description: "The deliveries' status now." },
+              deliveries: { type: "integer" },
+              example: { type: "string", description: "One original message." },
+            }),
+            true,
+          ),
+          ...ERRORS,
+        },
       },
     },
     "/reports/api/origins": {

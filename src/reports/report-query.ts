@@ -2,7 +2,7 @@
 // named; and the output formats (JSON rows, CSV, a terminal table).
 import { stringify } from "csv-stringify/sync";
 import { HttpError } from "../core/errors.js";
-import { GROUPS, ORIGIN_TYPES, PERSON_KEYS, type Filters, type Group, type OriginType, type Page, type PersonKey } from "./reports.repository.js";
+import { FAILURE_KINDS, GROUPS, ORIGIN_TYPES, PERSON_KEYS, type FailureKind, type Filters, type Group, type OriginType, type Page, type PersonKey } from "./reports.repository.js";
 
 export const CHANNELS = ["email", "push", "in_app", "sms", "slack", "webhook", "whatsapp"] as const;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -72,6 +72,13 @@ export function parsePage(p: Params, defaultLimit = 50): Page {
   if (!Number.isInteger(offset) || offset < 0) problems.push("offset must be a non-negative integer");
   if (problems.length > 0) throw new ReportQueryError(problems);
   return { limit, offset };
+}
+
+/** `kind=final|transient` of the failures report; none: both. */
+export function parseFailureKind(value: string | undefined): FailureKind | undefined {
+  if (value === undefined || value === "") return undefined;
+  if ((FAILURE_KINDS as readonly string[]).includes(value)) return value as FailureKind;
+  throw new ReportQueryError([`kind must be one of ${FAILURE_KINDS.join(", ")}`]);
 }
 
 export function parsePersonKey(value: string | undefined): PersonKey {

@@ -170,16 +170,32 @@ export async function links(db: Queryable, f: Filters, page: Page): Promise<Funn
   return rows;
 }
 
-/** Failure and bounce reasons (normalized) of deliveries that last failed in the range. */
-export async function failures(db: Queryable, f: Filters, page: Page): Promise<FunnelRow[]> {
+/**
+ * What a failure reason stands for. `final`: the delivery ended bounced, failed, undeliverable or
+ * dropped. `transient`: it only had a failure message on the way (an `attempted` or `deferred` that was
+ * retried, then sent or delivered, or is still being retried); its `status` says where it stands now.
+ */
+export const FAILURE_KINDS = ["final", "transient"] as const;
+export type FailureKind = (typeof FAILURE_KINDS)[number];
+const FAILURE_KIND_SQL = "cio_failure_kind(d.failure_message, d.bounced_at, d.failed_at, d.undeliverable_at, d.dropped_at)";
+
+/**
+ * Failure and bounce reasons (normalized) of deliveries whose last failure message falls in the range,
+ * final failures first; `kind` keeps only one kind.
+ */
+export async function failures(db: Queryable, f: Filters, page: Page, kind?: FailureKind): Promise<FunnelRow[]> {
   const params: unknown[] = [f.from, f.to];
-  const where = filterSql(f, params, DELIVERY_COLUMNS);
+  let where = filterSql(f, params, DELIVERY_COLUMNS);
+  if (kind !== undefined) {
+    params.push(kind);
+    where += ` AND ${FAILURE_KIND_SQL} = $${params.length}`;
+  }
   params.push(page.limit, page.offset);
   const { rows } = await db.query<FunnelRow>(
-    `SELECT d.failure_reason AS reason, d.status, count(*)::int AS deliveries, min(d.failure_message) AS example
+    `SELECT ${FAILURE_KIND_SQL} AS kind, d.failure_reason AS reason, d.status, count(*)::int AS deliveries, min(d.failure_message) AS example
      FROM deliveries d
      WHERE d.failure_reason IS NOT NULL AND ${INSTANT_RANGE("d.last_failure_at")}${where}
-     GROUP BY 1, 2 ORDER BY deliveries DESC, reason, status
+     GROUP BY 1, 2, 3 ORDER BY kind, deliveries DESC, reason, status
      LIMIT $${params.length - 1} OFFSET $${params.length}`,
     params,
   );

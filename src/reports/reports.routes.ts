@@ -12,7 +12,7 @@ import { HttpError } from "../core/errors.js";
 import type { AppContext, AppState } from "../core/http.js";
 import { dashboardPage } from "./dashboard.js";
 import { OPENAPI } from "./openapi.js";
-import { parseAll, parseFilters, parseGroups, parsePage, parsePersonKey, toCsv, type Params } from "./report-query.js";
+import { parseAll, parseFailureKind, parseFilters, parseGroups, parsePage, parsePersonKey, toCsv, type Params } from "./report-query.js";
 import * as reports from "./reports.repository.js";
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
@@ -74,8 +74,8 @@ export function reportsRoutes(config: Config["reports"], pool: pg.Pool): Router<
   });
   router.get("/api/failures", async (ctx) => {
     const p = params(ctx);
-    const [filters, page] = parseAll(() => parseFilters(p), () => parsePage(p));
-    const rows = await reports.failures(pool, filters, page);
+    const [filters, page, kind] = parseAll(() => parseFilters(p), () => parsePage(p), () => parseFailureKind(p["kind"]));
+    const rows = await reports.failures(pool, filters, page, kind);
     respond(ctx, { timezone: await reports.reportTimezone(pool), filters, ...paged(rows, page), rows }, "failures");
   });
   router.get("/api/origins", async (ctx) => {
@@ -108,16 +108,17 @@ export function reportsRoutes(config: Config["reports"], pool: pg.Pool): Router<
       problem = (err as Error).message;
       filters = parseFilters({});
     }
-    const [total, daily, origins, links, failures, timezone] = await Promise.all([
+    const [total, daily, origins, links, failures, transient, timezone] = await Promise.all([
       reports.funnel(pool, filters),
       reports.funnel(pool, filters, ["day"]),
       reports.topOrigins(pool, filters, 15),
       reports.links(pool, filters, { limit: 10, offset: 0 }),
-      reports.failures(pool, filters, { limit: 10, offset: 0 }),
+      reports.failures(pool, filters, { limit: 10, offset: 0 }, "final"),
+      reports.failures(pool, filters, { limit: 10, offset: 0 }, "transient"),
       reports.reportTimezone(pool),
     ]);
     const nonce = htmlPageHeaders(ctx, "data:");
-    const page = dashboardPage({ filters, params: p, problem, total: total[0] ?? {}, daily, origins, links, failures, timezone, nonce });
+    const page = dashboardPage({ filters, params: p, problem, total: total[0] ?? {}, daily, origins, links, failures, transient, timezone, nonce });
     ctx.body = page;
   });
   return router;

@@ -16,6 +16,7 @@ let svc: TestService;
 const DAY = Date.parse("2026-11-10T00:00:00Z") / 1000;
 const at = (hours: number) => DAY + hours * 3600;
 const CAMPAIGN = { campaign_id: 77, action_id: 770 };
+const RETRIED = { campaign_id: 78, action_id: 780 };
 const A = "https://example.com/a";
 const B = "https://example.com/b";
 
@@ -33,6 +34,12 @@ const plan: Array<{ id: string; channel: string; origin: Record<string, unknown>
   // Another day: outside the range.
   { id: "r-d9", channel: "email", origin: CAMPAIGN, steps: [["sent", 48]] },
   { id: "r-d6", channel: "push", origin: { newsletter_id: 5, action_id: 50 }, steps: [["sent", 2], ["delivered", 2.1]] },
+  // Another campaign's failures: two attempts Customer.io retried and then delivered, one still being
+  // retried, and one that ended bounced after a deferral.
+  { id: "r-t1", channel: "email", origin: RETRIED, steps: [["attempted", 1, { failure_message: "421 4.7.0 Try again later" }], ["sent", 1.5], ["delivered", 1.6]] },
+  { id: "r-t2", channel: "email", origin: RETRIED, steps: [["attempted", 1, { failure_message: "421-4.7.0 try again LATER" }], ["sent", 1.5], ["delivered", 1.6], ["opened", 2]] },
+  { id: "r-t3", channel: "email", origin: RETRIED, steps: [["attempted", 1, { failure_message: "421 4.7.0 Try again later" }]] },
+  { id: "r-t4", channel: "email", origin: RETRIED, steps: [["deferred", 1, { failure_message: "451 4.3.0 Mailbox busy" }], ["bounced", 3, { failure_message: "550 5.2.1 Mailbox disabled" }]] },
 ];
 const range: reports.Filters = { from: "2026-11-10", to: "2026-11-10" };
 const campaign: reports.Filters = { ...range, originType: "campaign", originId: "77" };
@@ -101,9 +108,31 @@ describe("reports", () => {
 
   it("groups failure reasons, normalizing SMTP variants and addresses", async () => {
     const rows = await reports.failures(db.pool, campaign, { limit: 10, offset: 0 });
-    assert.deepEqual(rows.map((r) => [r["reason"], r["status"], r["deliveries"]]), [
-      ["550 5.1.1 <address>: user unknown", "bounced", 2],
-      ["invalid phone number", "failed", 1],
+    assert.deepEqual(rows.map((r) => [r["kind"], r["reason"], r["status"], r["deliveries"]]), [
+      ["final", "550 5.1.1 <address>: user unknown", "bounced", 2],
+      ["final", "invalid phone number", "failed", 1],
+    ]);
+  });
+
+  it("tells final failures from transient ones: attempted and then delivered is not a final failure", async () => {
+    const retried: reports.Filters = { ...range, originType: "campaign", originId: "78" };
+    const rows = await reports.failures(db.pool, retried, { limit: 10, offset: 0 });
+    assert.deepEqual(rows.map((r) => [r["kind"], r["reason"], r["status"], r["deliveries"]]), [
+      ["final", "550 5.2.1 mailbox disabled", "bounced", 1],
+      ["transient", "421 4.7.0 try again later", "attempted", 1],
+      ["transient", "421 4.7.0 try again later", "delivered", 1],
+      ["transient", "421 4.7.0 try again later", "opened", 1],
+    ]);
+    const final = await reports.failures(db.pool, retried, { limit: 10, offset: 0 }, "final");
+    assert.deepEqual(final.map((r) => r["reason"]), ["550 5.2.1 mailbox disabled"], "the retried-then-delivered attempts are not final failures");
+    const transient = await reports.failures(db.pool, retried, { limit: 10, offset: 0 }, "transient");
+    assert.equal(transient.reduce((sum, r) => sum + Number(r["deliveries"]), 0), 3);
+    const view = await db.query("SELECT kind, status, deliveries FROM report_failure_reasons_daily WHERE origin_id = 78 ORDER BY kind, status");
+    assert.deepEqual(view, [
+      { kind: "final", status: "bounced", deliveries: 1 },
+      { kind: "transient", status: "attempted", deliveries: 1 },
+      { kind: "transient", status: "delivered", deliveries: 1 },
+      { kind: "transient", status: "opened", deliveries: 1 },
     ]);
   });
 
@@ -112,7 +141,7 @@ describe("reports", () => {
     assert.deepEqual(found!.events.map((e) => e["metric"]), ["sent", "delivered", "clicked", "clicked"]);
     assert.equal(found!.delivery["status"], "clicked");
     const mine = await reports.personDeliveries(db.pool, "email", "test@example.com", { limit: 100, offset: 0 });
-    assert.equal(mine.length, 9);
+    assert.equal(mine.length, 13);
     assert.equal(mine[0]!["delivery_id"], "r-d9", "newest first");
   });
 
@@ -160,7 +189,12 @@ describe("reports API", () => {
     assert.equal(header!.split(",")[0], "deliveries");
     assert.equal(line!.split(",")[0], "7");
     const accept = await get("/reports/api/failures?from=2026-11-10&to=2026-11-10", { accept: "text/csv" });
-    assert.match(accept.text, /^reason,status,deliveries,example\n/);
+    assert.match(accept.text, /^kind,reason,status,deliveries,example\n/);
+    const final = JSON.parse((await get("/reports/api/failures?from=2026-11-10&to=2026-11-10&campaign=78&kind=final")).text) as { rows: Array<Record<string, unknown>> };
+    assert.deepEqual(final.rows.map((r) => [r["kind"], r["status"]]), [["final", "bounced"]]);
+    const bad = await get("/reports/api/failures?kind=soft");
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /kind must be one of final, transient/);
   });
 
   it("paginates long lists", async () => {
