@@ -47,25 +47,27 @@ let code = 0;
 try {
   if (!["table", "csv", "json"].includes(values.format)) throw new ReportQueryError(["--format is table, csv or json"]);
   const tz = () => reports.reportTimezone(pool);
+  // The default range ends today in the report time zone.
+  const filtersOf = async () => parseFilters(params, (await reports.reportClock(pool)).today);
   switch (command) {
     case "funnel": {
-      const filters = parseFilters(params);
+      const filters = await filtersOf();
       print(await reports.funnel(pool, filters, parseGroups(values["group-by"])), `Funnel ${filters.from} to ${filters.to} (days in ${await tz()})`);
       break;
     }
     case "links": {
-      const filters = parseFilters(params);
+      const filters = await filtersOf();
       print(await reports.links(pool, filters, parsePage(params)), `Links clicked ${filters.from} to ${filters.to}`);
       break;
     }
     case "failures": {
-      const filters = parseFilters(params);
+      const filters = await filtersOf();
       const kind = parseFailureKind(values.kind);
       print(await reports.failures(pool, filters, parsePage(params), kind), `${kind === "final" ? "Final failure" : kind === "transient" ? "Transient failure" : "Failure"} reasons ${filters.from} to ${filters.to}`);
       break;
     }
     case "origins": {
-      const filters = parseFilters(params);
+      const filters = await filtersOf();
       print(await reports.topOrigins(pool, filters, parsePage(params, 20).limit), `Origins ${filters.from} to ${filters.to}`);
       break;
     }

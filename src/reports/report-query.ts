@@ -21,14 +21,23 @@ export class ReportQueryError extends HttpError {
 export const MAX_RANGE_DAYS = 366;
 
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+/** A real calendar date: JavaScript reads 2026-02-30 as March 2nd, PostgreSQL refuses it. */
+const isDate = (value: string) => DATE.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`)) && isoDay(new Date(`${value}T00:00:00Z`)) === value;
 
-/** from/to (default: the last 30 days up to today), channel, one origin, action. */
-export function parseFilters(p: Params, today = new Date()): Filters {
+/**
+ * from/to (default: the last 30 days up to today), channel, one origin, action. `today` is today's date
+ * in the report time zone (reportClock), not in UTC: at 08:00 in Tokyo the default range includes
+ * Tokyo's today, which UTC still calls yesterday.
+ */
+export function parseFilters(p: Params, today: string): Filters {
   const problems: string[] = [];
-  const to = p["to"] ?? isoDay(today);
-  const from = p["from"] ?? isoDay(new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86400_000));
+  // An emptied date field of the dashboard's form means the default, as if it were not given.
+  const to = p["to"] || today;
+  const toMs = Date.parse(`${to}T00:00:00Z`);
+  // A bad `to` is named below; the default `from` then simply repeats it (no 30 days before garbage).
+  const from = p["from"] || (Number.isNaN(toMs) ? to : isoDay(new Date(toMs - 29 * 86400_000)));
   for (const [name, value] of [["from", from], ["to", to]] as const) {
-    if (!DATE.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) problems.push(`${name} must be a date like 2026-11-01, got "${value}"`);
+    if (!isDate(value)) problems.push(`${name} must be a date like 2026-11-01, got "${value}"`);
   }
   if (problems.length === 0 && from > to) problems.push(`from (${from}) is after to (${to})`);
   const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86400_000 + 1;

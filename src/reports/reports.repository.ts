@@ -245,8 +245,19 @@ export async function personDeliveries(db: Queryable, by: PersonKey, value: stri
 }
 
 export async function reportTimezone(db: Queryable): Promise<string> {
-  const { rows } = await db.query<{ tz: string }>("SELECT cio_report_timezone() AS tz");
-  return rows[0]!.tz;
+  return (await reportClock(db)).timezone;
+}
+
+/**
+ * The report time zone and today's date in it, as PostgreSQL reads the zone (the rollup's days come
+ * from the same reading). `now` is for tests.
+ */
+export async function reportClock(db: Queryable, now: Date = new Date()): Promise<{ timezone: string; today: string }> {
+  const { rows } = await db.query<{ timezone: string; today: string }>(
+    "SELECT cio_report_timezone() AS timezone, to_char($1::timestamptz AT TIME ZONE cio_report_timezone(), 'YYYY-MM-DD') AS today",
+    [now.toISOString()],
+  );
+  return rows[0]!;
 }
 
 /** Sets the report time zone and rebuilds the rollup in it, in one transaction. Returns the rollup's rows. */

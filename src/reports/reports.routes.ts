@@ -12,7 +12,7 @@ import { HttpError } from "../core/errors.js";
 import type { AppContext, AppState } from "../core/http.js";
 import { dashboardPage } from "./dashboard.js";
 import { OPENAPI } from "./openapi.js";
-import { parseAll, parseFailureKind, parseFilters, parseGroups, parsePage, parsePersonKey, toCsv, type Params } from "./report-query.js";
+import { parseAll, parseFailureKind, parseFilters, parseGroups, parsePage, parsePersonKey, ReportQueryError, toCsv, type Params } from "./report-query.js";
 import * as reports from "./reports.repository.js";
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
@@ -62,28 +62,31 @@ export function reportsRoutes(config: Config["reports"], pool: pg.Pool): Router<
   });
   router.get("/api/funnel", async (ctx) => {
     const p = params(ctx);
-    const [filters, groups] = parseAll(() => parseFilters(p), () => parseGroups(p["group_by"]));
+    const { timezone, today } = await reports.reportClock(pool);
+    const [filters, groups] = parseAll(() => parseFilters(p, today), () => parseGroups(p["group_by"]));
     const rows = await reports.funnel(pool, filters, groups);
-    respond(ctx, { timezone: await reports.reportTimezone(pool), filters, group_by: groups, rows }, "funnel");
+    respond(ctx, { timezone, filters, group_by: groups, rows }, "funnel");
   });
   router.get("/api/links", async (ctx) => {
     const p = params(ctx);
-    const [filters, page] = parseAll(() => parseFilters(p), () => parsePage(p));
+    const { timezone, today } = await reports.reportClock(pool);
+    const [filters, page] = parseAll(() => parseFilters(p, today), () => parsePage(p));
     const rows = await reports.links(pool, filters, page);
-    respond(ctx, { timezone: await reports.reportTimezone(pool), filters, ...paged(rows, page), rows }, "links");
+    respond(ctx, { timezone, filters, ...paged(rows, page), rows }, "links");
   });
   router.get("/api/failures", async (ctx) => {
     const p = params(ctx);
-    const [filters, page, kind] = parseAll(() => parseFilters(p), () => parsePage(p), () => parseFailureKind(p["kind"]));
+    const { timezone, today } = await reports.reportClock(pool);
+    const [filters, page, kind] = parseAll(() => parseFilters(p, today), () => parsePage(p), () => parseFailureKind(p["kind"]));
     const rows = await reports.failures(pool, filters, page, kind);
-    respond(ctx, { timezone: await reports.reportTimezone(pool), filters, ...paged(rows, page), rows }, "failures");
+    respond(ctx, { timezone, filters, ...paged(rows, page), rows }, "failures");
   });
   router.get("/api/origins", async (ctx) => {
     const p = params(ctx);
-    const filters = parseFilters(p);
-    const page = parsePage(p, 20);
+    const { timezone, today } = await reports.reportClock(pool);
+    const [filters, page] = parseAll(() => parseFilters(p, today), () => parsePage(p, 20));
     const rows = await reports.topOrigins(pool, filters, page.limit);
-    respond(ctx, { timezone: await reports.reportTimezone(pool), filters, rows }, "origins");
+    respond(ctx, { timezone, filters, rows }, "origins");
   });
   router.get("/api/deliveries/:deliveryId", async (ctx) => {
     const found = await reports.deliveryTimeline(pool, ctx.params["deliveryId"]!);
@@ -100,22 +103,23 @@ export function reportsRoutes(config: Config["reports"], pool: pg.Pool): Router<
 
   router.get("/", async (ctx) => {
     const p = params(ctx);
+    const { timezone, today } = await reports.reportClock(pool);
     let filters: reports.Filters;
     let problem: string | null = null;
     try {
-      filters = parseFilters(p);
+      filters = parseFilters(p, today);
     } catch (err) {
-      problem = (err as Error).message;
-      filters = parseFilters({});
+      if (!(err instanceof ReportQueryError)) throw err;
+      problem = err.message;
+      filters = parseFilters({}, today);
     }
-    const [total, daily, origins, links, failures, transient, timezone] = await Promise.all([
+    const [total, daily, origins, links, failures, transient] = await Promise.all([
       reports.funnel(pool, filters),
       reports.funnel(pool, filters, ["day"]),
       reports.topOrigins(pool, filters, 15),
       reports.links(pool, filters, { limit: 10, offset: 0 }),
       reports.failures(pool, filters, { limit: 10, offset: 0 }, "final"),
       reports.failures(pool, filters, { limit: 10, offset: 0 }, "transient"),
-      reports.reportTimezone(pool),
     ]);
     const nonce = htmlPageHeaders(ctx, "data:");
     const page = dashboardPage({ filters, params: p, problem, total: total[0] ?? {}, daily, origins, links, failures, transient, timezone, nonce });

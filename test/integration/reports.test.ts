@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { messageEvent } from "../../scripts/lib/sample-events.js";
 import { PROJECT_ROOT } from "../../src/core/paths.js";
+import { parseFilters } from "../../src/reports/report-query.js";
 import * as reports from "../../src/reports/reports.repository.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { startTestService, type TestService } from "../helpers/service.js";
@@ -160,6 +161,27 @@ describe("reports", () => {
     }
   });
 
+  it("ends the default range today in the report time zone: 08:00 in Tokyo is already Tokyo's tomorrow in UTC terms", async () => {
+    // Sent at 23:00 UTC on the 10th: 08:00 on the 11th in Tokyo.
+    const sentAt = Date.parse("2026-11-10T23:00:00Z");
+    const event = messageEvent({ objectType: "email", metric: "sent", deliveryId: "r-tokyo", timestamp: sentAt / 1000, origin: { campaign_id: 79, action_id: 790 }, eventId: "r-tokyo-sent" });
+    assert.equal((await svc.webhook(event)).status, 200);
+    const client = await db.pool.connect();
+    try {
+      await reports.setReportTimezone(client, "Asia/Tokyo");
+      const clock = await reports.reportClock(db.pool, new Date(sentAt));
+      assert.deepEqual(clock, { timezone: "Asia/Tokyo", today: "2026-11-11" });
+      const filters = parseFilters({ campaign: "79" }, clock.today);
+      assert.deepEqual([filters.from, filters.to], ["2026-10-13", "2026-11-11"], "30 days ending today in Tokyo");
+      assert.equal((await reports.funnel(db.pool, filters))[0]!["sent"], 1, "today's delivery is in the default range");
+      // What a UTC "today" would have shown at that moment: the range ends before Tokyo's today.
+      assert.equal((await reports.funnel(db.pool, parseFilters({ campaign: "79" }, "2026-11-10")))[0]!["sent"], 0);
+    } finally {
+      await reports.setReportTimezone(client, "UTC");
+      client.release();
+    }
+  });
+
   it("keeps the rollup equal to a full recomputation after replay", async () => {
     const before = await db.query("SELECT * FROM delivery_stats_daily ORDER BY day, channel, origin_type, origin_id, action_id");
     const { replayProjections } = await import("../../src/events/replay.js");
@@ -197,6 +219,24 @@ describe("reports API", () => {
     assert.match(bad.text, /kind must be one of final, transient/);
   });
 
+  it("answers the default range up to today in the report time zone, where the date is not UTC's", async () => {
+    // A zone whose date differs from UTC's right now: UTC+14 from 10:00 UTC on, UTC-11 before 11:00 UTC.
+    const zone = new Date().getUTCHours() >= 10 ? "Pacific/Kiritimati" : "Pacific/Pago_Pago";
+    const localToday = () => new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
+    const client = await db.pool.connect();
+    try {
+      await reports.setReportTimezone(client, zone);
+      const expected = localToday();
+      assert.notEqual(expected, new Date().toISOString().slice(0, 10), `${zone} has another date than UTC now`);
+      const body = JSON.parse((await get("/reports/api/funnel")).text) as { timezone: string; filters: { from: string; to: string } };
+      assert.equal(body.timezone, zone);
+      assert.equal(body.filters.to, expected);
+    } finally {
+      await reports.setReportTimezone(client, "UTC");
+      client.release();
+    }
+  });
+
   it("paginates long lists", async () => {
     const first = JSON.parse((await get("/reports/api/links?from=2026-11-10&to=2026-11-10&limit=1")).text) as { rows: Array<{ href: string }>; next_offset: number };
     assert.deepEqual([first.rows[0]!.href, first.next_offset], [A, 1]);
@@ -215,6 +255,10 @@ describe("reports API", () => {
     const body = JSON.parse(res.text) as { problems: string[] };
     assert.equal(body.problems.length, 4, JSON.stringify(body.problems));
     for (const name of ["from", "channel", "campaign", "group_by"]) assert.ok(body.problems.some((p) => p.startsWith(name)), name);
+    for (const dates of ["to=someday", "from=2026-02-30", "to=2026-04-31"]) {
+      const dated = await get(`/reports/api/funnel?${dates}`);
+      assert.equal(dated.status, 400, `${dates}: named, not a 500`);
+    }
     const paging = await get("/reports/api/links?limit=5000&offset=-1");
     assert.equal((JSON.parse(paging.text) as { problems: string[] }).problems.length, 2);
   });
