@@ -1,11 +1,13 @@
-// The composition root: builds every part of the service from a Config and starts the HTTP server.
+// The composition root: builds every part of the service from a Config and starts its two HTTP
+// listeners: the public one (webhooks, relay, unsubscribe pages) and the admin one (reports, dashboard).
 // main.ts owns the process (signals, exit codes); tests call startService() directly.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Config } from "./core/config.js";
 import { createDataSource, createPool, migrate, openDatabase, type Database } from "./core/database.js";
 import { ByteBudget } from "./core/body-budget.js";
-import { createHttpApp } from "./core/http.js";
+import type Koa from "koa";
+import { createHttpApp, type AppState } from "./core/http.js";
 import { type Logger, safeUrl } from "./core/logger.js";
 import cron from "node-cron";
 import { healthRoutes } from "./health/health.routes.js";
@@ -13,7 +15,7 @@ import { OutboxSender } from "./reporter/outbox-sender.js";
 import { relayRoutes } from "./reporter/relay.routes.js";
 import { RelayService } from "./reporter/relay.service.js";
 import { TrackClient } from "./reporter/track-client.js";
-import { reportsRoutes } from "./reports/reports.routes.js";
+import { dashboardHomeRoutes, reportsRoutes } from "./reports/reports.routes.js";
 import { loadTemplate } from "./unsubscribe/pages.js";
 import { unsubscribeRoutes } from "./unsubscribe/unsubscribe.routes.js";
 import { UnsubscribeService } from "./unsubscribe/unsubscribe.service.js";
@@ -22,8 +24,12 @@ import { EventStore } from "./events/event-store.js";
 import { webhookRoutes } from "./webhooks/webhook.routes.js";
 
 export interface Service {
+  /** The public listener (PORT): webhooks, the relay, unsubscribe pages; reports only with REPORTS_CREDENTIALS. */
   url: string;
+  /** The admin listener (ADMIN_HOST:ADMIN_PORT, loopback by default): reports API, OpenAPI, dashboard at /reports. */
+  adminUrl: string;
   server: http.Server;
+  adminServer: http.Server;
   store: EventStore;
   sender: OutboxSender;
   database: Database;
@@ -85,34 +91,26 @@ export async function startService(config: Config, log: Logger): Promise<Service
         webhookRoutes(config.webhooks, store),
         relayRoutes(config.relay, relay, config.webhooks.timeoutMs),
         unsubscribeRoutes(config.unsubscribe, brand, unsubscribes, config.webhooks.timeoutMs),
-        reportsRoutes(config.reports, reportsPool),
+        reportsRoutes(config.reports, reportsPool, "public"),
       ],
       {
         trustProxyHops: config.trustProxyHops,
         bodyBudget: { budget: new ByteBudget(config.requestBodyBudgetBytes), maxBodyBytes: Math.max(config.webhooks.bodyLimitBytes, config.relay.bodyLimitBytes) },
       },
     );
+    // Personal data (reports, the dashboard) has a listener of its own, on loopback unless ADMIN_HOST
+    // says otherwise: a proxy in front of the public port can never reach it.
+    const adminApp = createHttpApp(log, [healthRoutes(dataSource, () => shuttingDown), reportsRoutes(config.reports, reportsPool, "admin"), dashboardHomeRoutes()]);
 
-    const server = http.createServer(app.callback());
-    server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
-    server.requestTimeout = 30_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(config.port, config.host, () => resolve());
+    const server = await listen(app, config.port, config.host);
+    const adminServer = await listen(adminApp, config.admin.port, config.admin.host).catch((err: unknown) => {
+      server.close();
+      throw err;
     });
-    const address = server.address() as AddressInfo;
-    const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address === "0.0.0.0" ? "127.0.0.1" : address.address}:${address.port}`;
 
     const stop = async () => {
       shuttingDown = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Keep-alive sockets become idle as their last request finishes: close each as soon as it does.
-      const sweep = setInterval(() => server.closeIdleConnections(), 50);
-      server.closeIdleConnections();
-      const forced = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
-      await closed;
-      clearInterval(sweep);
-      clearTimeout(forced);
+      await Promise.all([server, adminServer].map((s) => closeGracefully(s, config.shutdownTimeoutMs)));
       await reporterJob?.stop();
       await sender.stop();
       await store.drained();
@@ -121,9 +119,37 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await dataSource.destroy();
       await database.close();
     };
-    return { url, server, store, sender, database, stop };
+    return { url: urlOf(server), adminUrl: urlOf(adminServer), server, adminServer, store, sender, database, stop };
   } catch (err) {
     await database.close().catch(() => undefined);
     throw err;
   }
+}
+
+async function listen(app: Koa<AppState>, port: number, host: string): Promise<http.Server> {
+  const server = http.createServer(app.callback());
+  server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeouts
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
+
+function urlOf(server: http.Server): string {
+  const address = server.address() as AddressInfo;
+  return `http://${address.family === "IPv6" ? `[${address.address}]` : address.address === "0.0.0.0" ? "127.0.0.1" : address.address}:${address.port}`;
+}
+
+/** Refuse new connections and finish in-flight requests; past `timeoutMs`, close what is left. */
+async function closeGracefully(server: http.Server, timeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Keep-alive sockets become idle as their last request finishes: close each as soon as it does.
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
+  server.closeIdleConnections();
+  const forced = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  await closed;
+  clearInterval(sweep);
+  clearTimeout(forced);
 }

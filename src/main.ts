@@ -3,6 +3,7 @@ import { startService } from "./app.js";
 import { ConfigError, loadConfig } from "./core/config.js";
 import { createLogger } from "./core/logger.js";
 import { trialKeyFile, trialSigningKey } from "./core/trial-key.js";
+import { DASHBOARD_PATH } from "./reports/reports.routes.js";
 import { WEBHOOK_PATH } from "./webhooks/webhook.routes.js";
 
 async function main(): Promise<void> {
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   const service = await startService(config, log);
-  log.info({ listen: service.url }, `listening; Customer.io webhook URL: <your public base URL>${WEBHOOK_PATH}`);
+  log.info({ listen: service.url, admin: service.adminUrl }, `listening; dashboard: ${service.adminUrl}${DASHBOARD_PATH}; Customer.io webhook URL: <your public base URL>${WEBHOOK_PATH}`);
 
   if (config.webhooks.keySource === "generated") {
     // Trial mode only: the key is meant to be copied, so it is printed, not logged.

@@ -21,6 +21,7 @@ export async function startBenchServer(variant: string, databaseUrl: string, env
     BENCH_VARIANT: variant,
     DATABASE_URL: databaseUrl,
     PORT: String(await freePort()),
+    ADMIN_PORT: "0", // the admin listener is not measured; any free port
     LOG_LEVEL: "warn",
     MIGRATIONS_RUN: "false",
     REPORTER_ENABLED: "false",

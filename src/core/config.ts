@@ -52,6 +52,8 @@ const envSchema = z.object({
   NODE_ENV: z.string().optional().default("development"),
   HOST: z.string().optional().default("0.0.0.0"),
   PORT: int(3000, 0, 65535),
+  ADMIN_HOST: z.string().optional().default("127.0.0.1"),
+  ADMIN_PORT: int(3001, 0, 65535),
   LOG_LEVEL: z.enum(LOG_LEVELS).optional().default("info"),
 
   DATABASE_URL: z
@@ -150,6 +152,11 @@ export interface Config {
   production: boolean;
   host: string;
   port: number;
+  /**
+   * The admin listener: reports API, OpenAPI document, dashboard. Loopback by default, so what it
+   * serves never reaches the network unless ADMIN_HOST says so.
+   */
+  admin: { host: string; port: number };
   logLevel: (typeof LOG_LEVELS)[number];
   database: {
     /** External server; undefined means the embedded PostgreSQL is started. */
@@ -192,7 +199,10 @@ export interface Config {
   };
   reporter: ReporterConfig;
   reports: {
-    /** user:password pairs; empty = served to loopback clients only. */
+    /**
+     * user:password pairs. Set: Basic auth on both listeners, and the public one serves reports too.
+     * Empty: reports on the admin listener only, to clients on this machine.
+     */
     credentials: string[];
   };
   /**
@@ -300,6 +310,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
   if (Boolean(e.CIO_SITE_ID) !== Boolean(e.CIO_API_KEY)) problems.push("CIO_SITE_ID / CIO_API_KEY: set both or neither");
   if (e.REPORTER_PUSH_MODE === "batch" && !hasTrackCredentials) problems.push("REPORTER_PUSH_MODE: batch needs CIO_SITE_ID and CIO_API_KEY (/api/v2/batch requires Basic auth)");
   if (e.CIO_REGION === "auto" && !hasTrackCredentials) problems.push("CIO_REGION: auto needs CIO_SITE_ID and CIO_API_KEY (the region lookup requires Basic auth)");
+  if (e.ADMIN_PORT !== 0 && e.ADMIN_PORT === e.PORT) problems.push(`ADMIN_PORT: must differ from PORT (${e.PORT}); the admin listener serves reports apart from the public one`);
   if (!cron.validate(e.REPORTER_SCHEDULE)) problems.push(`REPORTER_SCHEDULE: not a valid cron expression: "${e.REPORTER_SCHEDULE}"`);
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -309,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
     production,
     host: e.HOST,
     port: e.PORT,
+    admin: { host: e.ADMIN_HOST, port: e.ADMIN_PORT },
     logLevel: e.LOG_LEVEL,
     database,
     webhooks: {

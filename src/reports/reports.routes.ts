@@ -1,6 +1,9 @@
-// Owns the read-only reports API under /reports/api and the dashboard at /reports. With
-// REPORTS_CREDENTIALS set, Basic auth must match one pair; without it, only clients on this machine
-// (loopback) are served, so the reports are off the public internet unless you decide otherwise.
+// Owns the read-only reports API under /reports/api and the dashboard at /reports, and who may read
+// them on each listener. They hold personal data (addresses, message timelines), so:
+// - the admin listener (ADMIN_HOST, loopback by default) serves them; without REPORTS_CREDENTIALS only to
+//   clients on this machine that no proxy announces, with them only with Basic auth;
+// - the public listener serves them only when REPORTS_CREDENTIALS is set, and then only with Basic auth,
+//   whoever the client is: a local reverse proxy that adds no forwarding header looks like this machine.
 import Router from "@koa/router";
 import type { Next } from "koa";
 import type pg from "pg";
@@ -15,22 +18,54 @@ import { OPENAPI } from "./openapi.js";
 import { parseAll, parseFailureKind, parseFilters, parseGroups, parsePage, parsePersonKey, ReportQueryError, toCsv, type Params } from "./report-query.js";
 import * as reports from "./reports.repository.js";
 
+/** The dashboard; the API is under it (/reports/api). */
+export const DASHBOARD_PATH = "/reports";
+
+/** Which listener a router serves: the admin one (loopback by default) or the public one. */
+export type Listener = "admin" | "public";
+
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
 export function reportsAuth(pairs: readonly string[]) {
   const credentials = basicCredentials(pairs);
   return async (ctx: AppContext, next: Next) => {
     if (!credentials.configured) {
-      // A reverse proxy on this machine also connects from loopback: a proxied request is not local.
+      // Only the admin listener mounts reports without credentials. If ADMIN_HOST was opened to the
+      // network, or a proxy that says so stands in front of it, a client is not on this machine.
       const proxied = ctx.get("x-forwarded-for") !== "" || ctx.get("forwarded") !== "";
       if (proxied || !LOOPBACK.test(ctx.req.socket.remoteAddress ?? "")) {
         throw new HttpError(403, "reports_local_only", "Reports are served to this machine only; set REPORTS_CREDENTIALS to open them to others with Basic auth");
       }
     } else if (!credentials.matches(ctx.get("authorization"))) {
-      throw new HttpError(401, "unauthorized", "Basic credentials do not match REPORTS_CREDENTIALS", { "www-authenticate": 'Basic realm="reports"' });
+      throw new HttpError(401, "unauthorized", "Basic credentials do not match REPORTS_CREDENTIALS", { "www-authenticate": 'Basic realm="reports", charset="UTF-8"' });
     }
     await next();
   };
+}
+
+/** The dashboard is a page: its errors (a refused client, a database that is down) are HTML pages. */
+const pageErrors = (ctx: AppContext, next: Next) => {
+  if (!ctx.path.startsWith(`${DASHBOARD_PATH}/api`)) ctx.state.errorPage = plainErrorPage;
+  return next();
+};
+
+/** The public listener without REPORTS_CREDENTIALS: no reports at all, and a 404 that says where they are. */
+function reportsNotServed(): Router<AppState> {
+  const router = new Router<AppState>({ prefix: DASHBOARD_PATH });
+  router.use(pageErrors);
+  router.all("{/*rest}", () => {
+    throw new HttpError(404, "not_found", "Reports are not served on this port. They are on the admin listener (ADMIN_HOST:ADMIN_PORT, 127.0.0.1:3001 unless changed); set REPORTS_CREDENTIALS to serve them here too, with Basic auth");
+  });
+  return router;
+}
+
+/** The admin listener's front door: `/` leads to the dashboard. */
+export function dashboardHomeRoutes(): Router<AppState> {
+  const router = new Router<AppState>();
+  router.get("/", (ctx) => {
+    ctx.redirect(DASHBOARD_PATH);
+  });
+  return router;
 }
 
 /** CSV with ?format=csv, or with Accept: text/csv when no format is given; JSON otherwise. */
@@ -47,13 +82,11 @@ function respond(ctx: AppContext, body: { rows: Array<Record<string, unknown>>; 
   } else ctx.body = body;
 }
 
-export function reportsRoutes(config: Config["reports"], pool: pg.Pool): Router<AppState> {
-  const router = new Router<AppState>({ prefix: "/reports" });
-  // The dashboard is a page: its errors (a refused client, a database that is down) are HTML pages.
-  router.use((ctx, next) => {
-    if (!ctx.path.startsWith("/reports/api")) ctx.state.errorPage = plainErrorPage;
-    return next();
-  });
+/** The reports as `listener` serves them (see the top of this file). */
+export function reportsRoutes(config: Config["reports"], pool: pg.Pool, listener: Listener): Router<AppState> {
+  if (listener === "public" && config.credentials.length === 0) return reportsNotServed();
+  const router = new Router<AppState>({ prefix: DASHBOARD_PATH });
+  router.use(pageErrors);
   router.use(reportsAuth(config.credentials));
   const paged = (rows: unknown[], page: reports.Page) => ({ limit: page.limit, offset: page.offset, next_offset: rows.length === page.limit ? page.offset + page.limit : null });
 

@@ -44,7 +44,7 @@ describe("dashboard in a browser", () => {
   it("shows the funnel, the daily chart, top links and failure reasons for a campaign and range", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     try {
-      const res = await page.goto(`${svc.url}/reports?from=2026-11-02&to=2026-11-08&campaign=12`);
+      const res = await page.goto(`${svc.adminUrl}/reports?from=2026-11-02&to=2026-11-08&campaign=12`);
       assert.equal(res?.status(), 200);
       await page.getByRole("heading", { name: /Deliveries: campaign 12, 2026-11-02 to 2026-11-08/ }).waitFor();
       assert.match((await page.locator("#funnel-title").textContent()) ?? "", /Sent 126/);
@@ -69,13 +69,13 @@ describe("dashboard in a browser", () => {
   it("stays readable with no rows", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     try {
-      await page.goto(`${svc.url}/reports?from=2020-01-01&to=2020-01-31`);
+      await page.goto(`${svc.adminUrl}/reports?from=2020-01-01&to=2020-01-31`);
       await page.getByText("No deliveries from 2020-01-01 to 2020-01-31.").waitFor();
       await page.getByText("No clicks in this range.").waitFor();
       assert.match((await page.locator("#funnel-title").textContent()) ?? "", /Sent 0/);
       await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-empty.png"), fullPage: true });
       // A bad date does not break the page: it says so and falls back.
-      await page.goto(`${svc.url}/reports?from=someday`);
+      await page.goto(`${svc.adminUrl}/reports?from=someday`);
       await page.getByRole("alert").waitFor();
     } finally {
       await page.close();
@@ -91,7 +91,7 @@ describe("dashboard in a browser", () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     try {
       const started = Date.now();
-      await page.goto(`${svc.url}/reports?from=2026-11-01&to=2026-11-08`);
+      await page.goto(`${svc.adminUrl}/reports?from=2026-11-01&to=2026-11-08`);
       const originRows = await page.locator("section").filter({ hasText: "Top origins" }).locator("tbody tr").count();
       assert.equal(originRows, 15, "the top origins, not ten thousand rows");
       assert.match((await page.locator("#funnel-title").textContent()) ?? "", /Sent 10,126/);

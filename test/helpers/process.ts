@@ -20,8 +20,9 @@ export function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
+/** `npm start` from source; the admin listener on a free port unless `env` names one (3001 may be taken). */
 export function spawnService(env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: PROJECT_ROOT, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: PROJECT_ROOT, env: cleanEnv({ ADMIN_PORT: "0", ...env }), stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {
@@ -60,21 +61,23 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
   };
 }
 
-/** A service process on `databaseUrl` (already migrated), answering /readyz. */
-export async function startInstance(databaseUrl: string, env: Record<string, string> = {}): Promise<{ proc: ServiceProcess; url: string }> {
-  const port = await freePort();
+/** A service process on `databaseUrl` (already migrated), answering /readyz; `adminUrl` is its admin listener. */
+export async function startInstance(databaseUrl: string, env: Record<string, string> = {}): Promise<{ proc: ServiceProcess; url: string; adminUrl: string }> {
+  const [port, adminPort] = [await freePort(), await freePort()];
   const proc = spawnService({
     DATABASE_URL: databaseUrl,
     PORT: String(port),
     HOST: "127.0.0.1",
+    ADMIN_PORT: String(adminPort),
     LOG_LEVEL: "warn",
     MIGRATIONS_RUN: "false",
     ...env,
   });
   const url = `http://127.0.0.1:${port}`;
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200) return { proc, url };
+    if ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200) return { proc, url, adminUrl };
     if (Date.now() > deadline) throw new Error(`instance not ready in 30 s; output:\n${proc.output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }

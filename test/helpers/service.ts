@@ -8,7 +8,10 @@ export const TEST_KEY = "test-signing-key";
 
 export interface TestService {
   service: Service;
+  /** The public listener. */
   url: string;
+  /** The admin listener: reports, OpenAPI, dashboard. */
+  adminUrl: string;
   /** Posts a body to the webhook endpoint, signed with `key` unless headers are given. */
   webhook(body: string | object, opts?: { key?: string; headers?: Record<string, string> }): Promise<{ status: number; json: Record<string, unknown> }>;
   /** POSTs JSON to a path of the service. */
@@ -31,6 +34,7 @@ export async function startTestService(databaseUrl: string, env: Record<string, 
     CIO_WEBHOOK_SIGNING_KEYS: TEST_KEY,
     PORT: "0",
     HOST: "127.0.0.1",
+    ADMIN_PORT: "0",
     MIGRATIONS_RUN: "false",
     // Nothing leaves the machine: without a fake Customer.io, calls go to the discard port and fail.
     CIO_TRACK_URL: "http://127.0.0.1:9",
@@ -44,5 +48,5 @@ export async function startTestService(databaseUrl: string, env: Record<string, 
   };
   const post: TestService["post"] = async (path, body, headers = {}) =>
     asJson(await fetch(`${service.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) }));
-  return { service, url: service.url, webhook, post, stop: () => service.stop() };
+  return { service, url: service.url, adminUrl: service.adminUrl, webhook, post, stop: () => service.stop() };
 }

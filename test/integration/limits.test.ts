@@ -24,16 +24,16 @@ after(async () => {
 
 describe("methods", () => {
   it("answers a method a path does not take with 405 and Allow, not 500 or 501", async () => {
-    for (const [method, path, allow] of [
-      ["TRACE", "/webhooks/customerio", "POST"],
-      ["SEARCH", "/webhooks/customerio", "POST"],
-      ["GET", "/webhooks/customerio", "POST"],
-      ["PUT", "/api/v1/metrics", "POST"],
-      ["DELETE", "/reports/api/funnel", "HEAD, GET"],
+    for (const [method, path, allow, base] of [
+      ["TRACE", "/webhooks/customerio", "POST", svc.url],
+      ["SEARCH", "/webhooks/customerio", "POST", svc.url],
+      ["GET", "/webhooks/customerio", "POST", svc.url],
+      ["PUT", "/api/v1/metrics", "POST", svc.url],
+      ["DELETE", "/reports/api/funnel", "HEAD, GET", svc.adminUrl],
     ] as const) {
       // node:http, since fetch refuses TRACE.
       const res = await new Promise<{ status: number; allow: string | undefined; body: string }>((resolve, reject) => {
-        const req = http.request(`${svc.url}${path}`, { method }, (r) => {
+        const req = http.request(`${base}${path}`, { method }, (r) => {
           let body = "";
           r.on("data", (d: Buffer) => (body += d.toString()));
           r.on("end", () => resolve({ status: r.statusCode!, allow: r.headers["allow"], body }));
@@ -50,12 +50,12 @@ describe("methods", () => {
 
 describe("report ranges", () => {
   it("refuses a range of more than a year with a 400 that says so", async () => {
-    const res = await fetch(`${svc.url}/reports/api/funnel?from=0000-01-01&to=9999-12-31`);
+    const res = await fetch(`${svc.adminUrl}/reports/api/funnel?from=0000-01-01&to=9999-12-31`);
     assert.equal(res.status, 400);
     const body = (await res.json()) as { error: string; problems: string[] };
     assert.equal(body.error, "invalid_query");
     assert.match(body.problems.join(), /is 3652425 days; a report covers at most 366 days/);
-    assert.equal((await fetch(`${svc.url}/reports/api/funnel?from=2025-01-01&to=2025-12-31`)).status, 200, "a year is fine");
+    assert.equal((await fetch(`${svc.adminUrl}/reports/api/funnel?from=2025-01-01&to=2025-12-31`)).status, 200, "a year is fine");
   });
 });
 
@@ -66,7 +66,7 @@ describe("when the database is down", () => {
     const local = await startTestService(url, { DB_CONNECT_TIMEOUT_MS: "300", UNSUBSCRIBE_BRAND_NAME: "Acme" });
     try {
       proxy.setMode("refuse");
-      const page = await fetch(`${local.url}/reports`);
+      const page = await fetch(`${local.adminUrl}/reports`);
       assert.equal(page.status, 503);
       assert.match(page.headers.get("content-type")!, /text\/html/);
       assert.match(page.headers.get("content-security-policy")!, /default-src 'none'/);
@@ -74,10 +74,10 @@ describe("when the database is down", () => {
       assert.match(html, /<h1>The database is not answering<\/h1>/);
       assert.match(html, /HTTP 503/);
 
-      const json = await fetch(`${local.url}/reports`, { headers: { accept: "application/json" } });
+      const json = await fetch(`${local.adminUrl}/reports`, { headers: { accept: "application/json" } });
       assert.equal(json.status, 503);
       assert.equal(((await json.json()) as { error: string }).error, "unavailable");
-      const api = await fetch(`${local.url}/reports/api/funnel`);
+      const api = await fetch(`${local.adminUrl}/reports/api/funnel`);
       assert.deepEqual([api.status, ((await api.json()) as { error: string }).error], [503, "unavailable"]);
 
       const form = await fetch(`${local.url}/unsubscribe/${deliveryId()}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "unsubscribe=true" });

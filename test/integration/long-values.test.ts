@@ -46,7 +46,7 @@ describe("values of any length", () => {
     assert.ok(row!.href.startsWith(href.slice(0, 500)) && row!.href.length < 1000, "the indexed column keeps its start and hash");
     const [delivery] = await db.query("SELECT status, clicks_human FROM deliveries WHERE delivery_id = $1", [id]);
     assert.deepEqual(delivery, { status: "clicked", clicks_human: 1 });
-    const links = (await (await fetch(`${svc.url}/reports/api/links?from=2023-01-01&to=2023-12-31`)).json()) as { rows: Array<{ href: string }> };
+    const links = (await (await fetch(`${svc.adminUrl}/reports/api/links?from=2023-01-01&to=2023-12-31`)).json()) as { rows: Array<{ href: string }> };
     assert.ok(links.rows.some((r) => r.href === row!.href), "the links report lists it");
     await nextEventFlows();
   });
@@ -87,7 +87,7 @@ describe("values of any length", () => {
     assert.equal((await svc.webhook(message)).status, 200);
     const [row] = await db.query<{ subscribed: boolean; email: string }>("SELECT subscribed, email FROM person_subscriptions WHERE person_key LIKE 'cio_id:sha256:%'");
     assert.deepEqual(row, { subscribed: false, email: person.email });
-    const found = (await (await fetch(`${svc.url}/reports/api/people/email/${encodeURIComponent(person.email)}/deliveries`)).json()) as { rows: unknown[] };
+    const found = (await (await fetch(`${svc.adminUrl}/reports/api/people/email/${encodeURIComponent(person.email)}/deliveries`)).json()) as { rows: unknown[] };
     assert.equal(found.rows.length, 1, "found by its whole address");
     await nextEventFlows();
   });

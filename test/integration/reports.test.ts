@@ -195,7 +195,7 @@ describe("reports", () => {
 
 describe("reports API", () => {
   const get = async (path: string, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${svc.url}${path}`, { headers });
+    const res = await fetch(`${svc.adminUrl}${path}`, { headers });
     return { status: res.status, type: res.headers.get("content-type") ?? "", text: await res.text() };
   };
 
@@ -271,7 +271,7 @@ describe("reports API", () => {
     }
   });
 
-  it("without REPORTS_CREDENTIALS serves this machine only, not requests coming through a proxy", async () => {
+  it("without REPORTS_CREDENTIALS: the admin listener serves this machine only, the public one no reports at all", async () => {
     assert.equal((await get("/reports/api/funnel")).status, 200);
     const proxied: Array<Record<string, string>> = [{ "x-forwarded-for": "203.0.113.7" }, { forwarded: "for=203.0.113.7" }];
     for (const header of proxied) {
@@ -279,15 +279,33 @@ describe("reports API", () => {
       assert.equal(res.status, 403);
       assert.match(res.text, /REPORTS_CREDENTIALS/);
     }
+    // The public listener, from this very machine: nothing, and a 404 that says where reports are.
+    for (const path of ["/reports", "/reports/", "/reports/api/funnel", "/reports/api/openapi.json", "/reports/api/people/email/test%40example.com/deliveries", "/reports/api/deliveries/r-d1?format=csv"]) {
+      const res = await fetch(`${svc.url}${path}`);
+      const text = await res.text();
+      assert.equal(res.status, 404, path);
+      assert.match(text, /admin listener/, path);
+      assert.doesNotMatch(text, /test@example\.com|r-d1/, `${path}: nothing personal`);
+    }
+    const page = await fetch(`${svc.url}/reports`, { headers: { accept: "text/html" } });
+    assert.match(page.headers.get("content-type") ?? "", /text\/html/, "a browser gets a page");
   });
 
-  it("requires Basic auth when REPORTS_CREDENTIALS is set", async () => {
+  it("with REPORTS_CREDENTIALS: Basic auth on both listeners, and the public one serves reports only with it", async () => {
     const local = await startTestService(db.url, { REPORTER_ENABLED: "false", REPORTS_CREDENTIALS: "analyst:pw" });
+    const basic = (pair: string) => ({ authorization: `Basic ${Buffer.from(pair).toString("base64")}` });
     try {
-      assert.equal((await fetch(`${local.url}/reports/api/funnel`)).status, 401);
-      const ok = await fetch(`${local.url}/reports/api/funnel`, { headers: { authorization: `Basic ${Buffer.from("analyst:pw").toString("base64")}` } });
-      assert.equal(ok.status, 200);
-      assert.equal((await fetch(`${local.url}/reports`)).status, 401, "the dashboard too");
+      for (const base of [local.url, local.adminUrl]) {
+        const refused = await fetch(`${base}/reports/api/funnel`);
+        assert.equal(refused.status, 401, base);
+        assert.match(refused.headers.get("www-authenticate") ?? "", /^Basic realm="reports"/);
+        assert.equal((await fetch(`${base}/reports/api/funnel`, { headers: basic("analyst:wrong") })).status, 401);
+        const ok = await fetch(`${base}/reports/api/funnel?from=2026-11-10&to=2026-11-10&campaign=77`, { headers: basic("analyst:pw") });
+        assert.equal(ok.status, 200);
+        assert.equal(((await ok.json()) as { rows: Array<{ sent: number }> }).rows[0]!.sent, 7);
+        assert.equal((await fetch(`${base}/reports`)).status, 401, "the dashboard too");
+        assert.equal((await fetch(`${base}/reports/api/openapi.json`)).status, 401, "and the OpenAPI document");
+      }
       // The reports' credentials guard the reports only.
       assert.equal((await fetch(`${local.url}/healthz`)).status, 200);
       assert.equal((await local.webhook(messageEvent({ objectType: "email", metric: "sent", deliveryId: "r-auth-check" }))).status, 200);

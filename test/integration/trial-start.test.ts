@@ -21,6 +21,11 @@ describe("starting with no configuration", () => {
     try {
       await svc.waitFor(/"msg":"listening/, 60_000);
       assert.match(svc.output(), /Trial mode: no CIO_WEBHOOK_SIGNING_KEYS set/);
+      // The start-up line names the dashboard's real address, on the admin listener (loopback).
+      const dashboard = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/reports)/.exec(svc.output())?.[1];
+      assert.ok(dashboard, `the dashboard's address is printed:\n${svc.output()}`);
+      assert.equal((await fetch(dashboard)).status, 200, "and answers there");
+      assert.equal((await fetch(`http://127.0.0.1:${port}/reports`)).status, 404, "not on the public port");
       const key = fs.readFileSync(path.join(dataDir, "trial-signing-key"), "utf8").trim();
       assert.ok(svc.output().includes(`Key: ${key}`), "the generated key is printed");
 

@@ -17,6 +17,7 @@ let db: TestDatabase;
 let svc: TestService;
 let proxy: TcpProxy;
 let port: number;
+let adminPort: number;
 
 before(async () => {
   db = await createTestDatabase();
@@ -25,6 +26,7 @@ before(async () => {
   proxy = proxied.proxy;
   svc = await startTestService(proxied.url, { WEBHOOK_BODY_LIMIT: "64kb", RELAY_BODY_LIMIT: "16kb", WEBHOOK_TIMEOUT_MS: "1000", DB_CONNECT_TIMEOUT_MS: "300", UNSUBSCRIBE_RATE_LIMIT: "100000" });
   port = Number(new URL(svc.url).port);
+  adminPort = Number(new URL(svc.adminUrl).port);
 });
 after(async () => {
   await svc.stop();
@@ -41,8 +43,10 @@ after(async () => {
  */
 function raw(request: Buffer, options: { end?: boolean; timeoutMs?: number } = {}): Promise<number> {
   const timeoutMs = options.timeoutMs ?? 5000;
+  // Reports live on the admin listener; everything else on the public one.
+  const to = / \/reports/.test(request.subarray(0, 40).toString("latin1")) ? adminPort : port;
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, "127.0.0.1");
+    const socket = net.connect(to, "127.0.0.1");
     let response = "";
     const timer = setTimeout(() => {
       socket.destroy();

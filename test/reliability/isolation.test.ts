@@ -12,7 +12,7 @@ import { startInstance, type ServiceProcess } from "../helpers/process.js";
 const KEY = "isolation-key";
 const DEADLINE_MS = 3000; // WEBHOOK_TIMEOUT_MS
 let db: TestDatabase;
-let service: { proc: ServiceProcess; url: string };
+let service: { proc: ServiceProcess; url: string; adminUrl: string };
 
 before(async () => {
   db = await createTestDatabase();
@@ -66,7 +66,7 @@ describe("isolation", () => {
           // The whole seeded history: every query of the dashboard has thousands of rows to read.
           const range = `from=${day(-70)}&to=${day(0)}`;
           const path = i % 2 ? `/reports?${range}` : `/reports/api/funnel?format=csv&group_by=day,origin&${range}`;
-          const res = await fetch(`${service.url}${path}`);
+          const res = await fetch(`${service.adminUrl}${path}`);
           await res.arrayBuffer();
           assert.equal(res.status, 200, path);
           loads++;

@@ -46,6 +46,16 @@ describe("configuration", () => {
     assert.ok(problems.some((p) => p.startsWith("INSECURE_SKIP_SIGNATURE")));
   });
 
+  it("puts the admin listener (reports, dashboard) on loopback port 3001 unless told otherwise, apart from PORT", () => {
+    const config = loadConfig({ CIO_WEBHOOK_SIGNING_KEYS: "k" });
+    assert.deepEqual(config.admin, { host: "127.0.0.1", port: 3001 });
+    assert.equal(config.host, "0.0.0.0", "the public listener takes every interface");
+    assert.deepEqual(loadConfig({ CIO_WEBHOOK_SIGNING_KEYS: "k", ADMIN_HOST: "10.0.0.5", ADMIN_PORT: "9001" }).admin, { host: "10.0.0.5", port: 9001 });
+    assert.ok(problemsOf(() => loadConfig({ CIO_WEBHOOK_SIGNING_KEYS: "k", PORT: "4000", ADMIN_PORT: "4000" })).some((p) => p.startsWith("ADMIN_PORT: must differ from PORT")));
+    assert.ok(problemsOf(() => loadConfig({ CIO_WEBHOOK_SIGNING_KEYS: "k", ADMIN_PORT: "port" })).some((p) => p.startsWith("ADMIN_PORT")));
+    assert.equal(loadConfig({ CIO_WEBHOOK_SIGNING_KEYS: "k", PORT: "0", ADMIN_PORT: "0" }).admin.port, 0, "both on free ports (tests)");
+  });
+
   it("splits comma-separated signing keys for rotation and parses sizes", () => {
     const config = loadConfig({ CIO_WEBHOOK_SIGNING_KEYS: " old , new ,", WEBHOOK_BODY_LIMIT: "512kb" });
     assert.deepEqual(config.webhooks.signingKeys, ["old", "new"]);
