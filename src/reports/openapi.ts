@@ -5,7 +5,7 @@ import { CHANNELS } from "./report-query.js";
 const q = (name: string, description: string, schema: object = { type: "string" }) => ({ name, in: "query", required: false, description, schema });
 const FILTERS = [
   q("from", "First day (inclusive), YYYY-MM-DD in the report time zone. Default: 29 days before `to`.", { type: "string", format: "date" }),
-  q("to", "Last day (inclusive). Default: today.", { type: "string", format: "date" }),
+  q("to", "Last day (inclusive). Default: today in the report time zone.", { type: "string", format: "date" }),
   q("channel", "Only this channel.", { type: "string", enum: CHANNELS }),
   q("campaign", "Only this campaign id.", { type: "integer" }),
   q("broadcast", "Only this broadcast id.", { type: "integer" }),
@@ -36,8 +36,9 @@ const list = (item: object, paged: boolean) => ({
 });
 const ERRORS = {
   "400": { description: "Invalid parameters; `problems` names each." },
-  "401": { description: "REPORTS_CREDENTIALS is set and Basic auth does not match." },
-  "403": { description: "No REPORTS_CREDENTIALS and the client is not on this machine." },
+  "401": { description: "REPORTS_CREDENTIALS is set and Basic auth does not match (on either listener)." },
+  "403": { description: "Admin listener, no REPORTS_CREDENTIALS, and the client is not on this machine (or a proxy says it forwarded the request)." },
+  "404": { description: "Public listener without REPORTS_CREDENTIALS: reports are served on the admin listener only." },
 };
 
 const funnelRow = row({
@@ -55,7 +56,10 @@ export const OPENAPI = {
   info: {
     title: "cio-companion reports",
     version: "1.0.0",
-    description: "Read-only reports on Customer.io deliveries stored by cio-companion. Days are calendar days in the report time zone (UTC unless changed).",
+    description:
+      "Read-only reports on Customer.io deliveries stored by cio-companion. Served on the admin listener (ADMIN_HOST:ADMIN_PORT, 127.0.0.1:3001 by default), " +
+      "and on the public listener only when REPORTS_CREDENTIALS is set (Basic auth). Days are calendar days in the report time zone (UTC unless changed); " +
+      "a range without `to` ends today in that zone.",
   },
   components: { securitySchemes: { basic: { type: "http", scheme: "basic" } } },
   security: [{ basic: [] }],
@@ -107,7 +111,7 @@ export const OPENAPI = {
       get: {
         summary: "One delivery and its timeline of events",
         parameters: [{ name: "delivery_id", in: "path", required: true, schema: { type: "string" } }, q("format", "`csv` for the events as CSV.")],
-        responses: { "200": { description: "`{delivery, events}`: the deliveries row and its delivery_events in time order." }, "404": { description: "Unknown delivery." }, ...ERRORS },
+        responses: { "200": { description: "`{delivery, events}`: the deliveries row and its delivery_events in time order." }, ...ERRORS, "404": { description: "Unknown delivery (or, on the public listener without REPORTS_CREDENTIALS, no reports at all)." } },
       },
     },
     "/reports/api/people/{by}/{value}/deliveries": {
