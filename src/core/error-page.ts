@@ -23,7 +23,7 @@ export function plainErrorPage(error: HttpError, ctx: AppContext): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escape(title)}</title>
-<style nonce="${nonce}">body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;background:#f4f5f7}main{max-width:40rem;margin:10vh auto;padding:2rem;background:#fff;border-radius:12px}h1{font-size:1.4rem;margin:0 0 1rem}.code{color:#4a4a4a;font-size:.875rem}</style>
+<style nonce="${nonce}">body{margin:0;padding:0 .75rem;font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;background:#f4f5f7}main{max-width:40rem;margin:10vh auto;padding:2rem;background:#fff;border-radius:12px}h1{font-size:1.4rem;margin:0 0 1rem}.code{color:#4a4a4a;font-size:.875rem}</style>
 </head><body><main>
 <h1>${escape(title)}</h1>
 <p>${escape(error.message.endsWith(".") ? error.message : `${error.message}.`)}</p>
