@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
+import { parse } from "csv-parse/sync";
 import { promisify } from "node:util";
 import { messageEvent } from "../../scripts/lib/sample-events.js";
 import { PROJECT_ROOT } from "../../src/core/paths.js";
@@ -235,6 +236,40 @@ describe("reports API", () => {
       await reports.setReportTimezone(client, "UTC");
       client.release();
     }
+  });
+
+  it("exports CSV that opens as text in a spreadsheet: a clicked =HYPERLINK(...) and a formula-like failure message", async () => {
+    const hostileLink = '=HYPERLINK("https://evil.example/?steal=1","Click for your prize")';
+    const hostileReason = "@SUM(1+1)*cmd|' /C calc'!A0";
+    const person = { id: "csv-person", email: "csv@example.com", cioId: "" };
+    const origin = { campaign_id: 80, action_id: 800 };
+    const day = Date.parse("2026-11-11T09:00:00Z") / 1000;
+    const events = [
+      messageEvent({ objectType: "email", metric: "sent", deliveryId: "r-csv-1", timestamp: day, origin, person }),
+      messageEvent({ objectType: "email", metric: "clicked", deliveryId: "r-csv-1", timestamp: day + 60, origin, person, extra: { href: hostileLink } }),
+      messageEvent({ objectType: "email", metric: "sent", deliveryId: "r-csv-2", timestamp: day, origin, person }),
+      messageEvent({ objectType: "email", metric: "bounced", deliveryId: "r-csv-2", timestamp: day + 60, origin, person, extra: { failure_message: hostileReason } }),
+    ];
+    for (const event of events) assert.equal((await svc.webhook(event)).status, 200);
+    const csvOf = async (path: string) => {
+      const res = await get(path);
+      assert.equal(res.status, 200, path);
+      assert.match(res.type, /text\/csv/);
+      return parse(res.text, { columns: true }) as Array<Record<string, string>>;
+    };
+    const range = "from=2026-11-11&to=2026-11-11&campaign=80&format=csv";
+    const links = await csvOf(`/reports/api/links?${range}`);
+    assert.equal(links[0]!["href"], `'${hostileLink}`, "the link opens as its text, not as a formula");
+    const failures = await csvOf(`/reports/api/failures?${range}`);
+    assert.equal(failures[0]!["reason"], `'${hostileReason.toLowerCase()}`);
+    assert.equal(failures[0]!["example"], `'${hostileReason}`);
+    const timeline = await csvOf("/reports/api/deliveries/r-csv-1?format=csv");
+    assert.equal(timeline.find((r) => r["metric"] === "clicked")!["href"], `'${hostileLink}`);
+    const deliveries = await csvOf("/reports/api/people/email/csv%40example.com/deliveries?format=csv");
+    assert.equal(deliveries.find((r) => r["delivery_id"] === "r-csv-2")!["failure_message"], `'${hostileReason}`);
+    // JSON stays exact: only the CSV is written for spreadsheets.
+    const json = JSON.parse((await get(`/reports/api/links?from=2026-11-11&to=2026-11-11&campaign=80`)).text) as { rows: Array<{ href: string }> };
+    assert.equal(json.rows[0]!.href, hostileLink);
   });
 
   it("paginates long lists", async () => {
