@@ -97,7 +97,7 @@ const POINTS_UP_TO_DAYS = 62;
 const shortDay = (day: string) => new Date(`${day}T00:00:00Z`).toLocaleDateString("en-US", { month: "short", day: "numeric", timeZone: "UTC" });
 
 function seriesChart(daily: FunnelRow[], filters: Filters, sheet: Sheet): string {
-  if (daily.length === 0) return `<p class="empty">No deliveries from ${e(filters.from)} to ${e(filters.to)}.</p>`;
+  if (daily.length === 0) return `<p class="empty">No deliveries from <span class="nowrap">${e(filters.from)}</span> to <span class="nowrap">${e(filters.to)}</span>.</p>`;
   const days: string[] = [];
   for (let t = Date.parse(`${filters.from}T00:00:00Z`); t <= Date.parse(`${filters.to}T00:00:00Z`); t += 86400_000) days.push(new Date(t).toISOString().slice(0, 10));
   const byDay = new Map(daily.map((r) => [String(r["day"]), r]));
