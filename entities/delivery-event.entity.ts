@@ -1,5 +1,10 @@
-// One row per Customer.io reporting event (and, later, per relayed metric or unsubscribe), keyed by
-// event_id: storing the same event twice is a no-op, which makes every retry harmless.
+// One row per event (a Customer.io reporting webhook, a relayed metric, an unsubscribe taken by our
+// page), stored once: a retry of an event has the same event_id, the same time and the same delivery,
+// so it meets its first copy on the primary key and is a no-op. The table is partitioned by
+// occurred_at (the event's own time, inside the signed body, so a retry lands in the same partition);
+// partitions are created ahead by the maintenance job and on demand (src/events/partitions.ts), and
+// dropped whole by retention. The key holds delivery_id so the table can be distributed by it, next to
+// its deliveries (docs/scaling.md); events that belong to no delivery have delivery_id ''.
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 
 @Entity({ name: "delivery_events" })
@@ -12,8 +17,9 @@ export class DeliveryEvent {
   @PrimaryColumn({ name: "event_id", type: "text" })
   eventId: string;
 
-  @Column({ name: "delivery_id", type: "text", nullable: true })
-  deliveryId: string | null;
+  /** '' for an event that belongs to no delivery (a person-level subscription event). */
+  @PrimaryColumn({ name: "delivery_id", type: "text", default: "" })
+  deliveryId: string;
 
   @Column({ name: "object_type", type: "text", nullable: true })
   objectType: string | null;
@@ -21,7 +27,8 @@ export class DeliveryEvent {
   @Column({ name: "metric", type: "text", nullable: true })
   metric: string | null;
 
-  @Column({ name: "occurred_at", type: "timestamptz" })
+  /** The partition key. */
+  @PrimaryColumn({ name: "occurred_at", type: "timestamptz" })
   occurredAt: Date;
 
   @Column({ name: "received_at", type: "timestamptz", default: () => "now()" })

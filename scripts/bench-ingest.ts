@@ -6,9 +6,9 @@
 // the rows verified in the database (every 2xx must be there), and each server's peak RSS.
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { sign } from "../src/webhooks/signature.js";
 import { mb, startBenchDatabase } from "./lib/bench-db.js";
-import { queryOnce, runMatrix, type BenchRequest } from "./lib/bench-http.js";
+import { queryOnce, runMatrix } from "./lib/bench-http.js";
+import { webhookLoad } from "./lib/webhook-load.js";
 
 const { values } = parseArgs({
   options: {
@@ -26,47 +26,7 @@ const SECONDS = Number(values.seconds);
 const CONNECTIONS = values.connections.split(",").map(Number);
 const VARIANTS = values.variants.split(",");
 
-const CONTENT = `<html><body>${"<p>Hello {{customer.first_name}}, here is this week's news.</p>".repeat(330)}</body></html>`; // ~20 KB
-const METRICS = ["sent", "delivered", "opened", "clicked"];
-let seq = 0;
-const runId = Date.now().toString(36);
-
-const WAVE = 2000;
-/**
- * The next event. Like a campaign: a wave of 2,000 `sent`, then their `delivered`, `opened`, `clicked`,
- * then the next 2,000 deliveries; 5% of `sent` carry ~20 KB of body content.
- */
-function nextBody(): string {
-  const n = seq++;
-  const wave = Math.floor(n / WAVE);
-  const metric = METRICS[wave % 4]!;
-  const deliveryIndex = Math.floor(wave / 4) * WAVE + (n % WAVE);
-  const delivery = `${runId}-${deliveryIndex}`;
-  const data: Record<string, unknown> = {
-    action_id: 42,
-    campaign_id: 12 + (n % 7),
-    customer_id: String(1000 + (n % 5000)),
-    delivery_id: delivery,
-    identifiers: { id: String(1000 + (n % 5000)), email: `person${n % 5000}@example.com`, cio_id: `cio${n % 5000}` },
-    journey_id: "01HZX4Y7Q8W9E0R1T2Y3U4I5O6",
-    recipient: `person${n % 5000}@example.com`,
-  };
-  if (metric === "sent") {
-    data["subject"] = "Your weekly digest";
-    if (deliveryIndex % 20 === 0) data["content"] = CONTENT;
-  }
-  if (metric === "opened") Object.assign(data, { proxied: false, prefetched: n % 10 === 2, synthetic: false });
-  if (metric === "clicked") Object.assign(data, { href: "https://example.com/articles/42?utm_source=cio", link_id: 3, machine: false });
-  return JSON.stringify({ event_id: `01${runId.toUpperCase()}${String(n).padStart(10, "0")}`, object_type: "email", metric, timestamp: 1_700_000_000 + n, data });
-}
-
-function nextRequest(): BenchRequest {
-  const body = nextBody();
-  const ts = String(Math.floor(Date.now() / 1000));
-  return { path: "/webhooks/customerio", body, headers: { "content-type": "application/json", "x-cio-timestamp": ts, "x-cio-signature": sign(KEY, ts, body) }, key: "" };
-}
-/** Our answer names the stored event: `{"ok":true,"event_id":"…"}`. */
-const eventIdOf = (body: string) => /"event_id":"([^"]+)"/.exec(body)?.[1];
+const { nextRequest, eventIdOf } = webhookLoad(KEY);
 
 const db = await startBenchDatabase("ingest");
 console.log(`bench:ingest  ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${mb(os.totalmem())}, node ${process.version}, ${SECONDS} s per run after ${values.warmup} s warm-up, DB_POOL_SIZE=${values["pool-size"]}`);

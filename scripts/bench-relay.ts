@@ -26,15 +26,17 @@ let seq = 0;
 
 /** More deliveries than a run reaches at 50 connections, so no call repeats an earlier one. */
 const SEEDED = 100_000;
+/** The deliveries were sent an hour ago: this month's partition exists. */
+const START = Math.floor(Date.now() / 1000) - 3600;
 
 /** Push deliveries as their webhooks left them: sent, channel known. */
 const seed = async (url: string): Promise<void> => {
   await queryOnce(
     url,
     `INSERT INTO deliveries (delivery_id, channel, campaign_id, action_id, recipient, sent_at, event_count, first_event_at, last_event_at)
-     SELECT 'push-' || i, 'push', 12, 42, 'device-' || i, to_timestamp(1700000000), 1, to_timestamp(1700000000), to_timestamp(1700000000)
+     SELECT 'push-' || i, 'push', 12, 42, 'device-' || i, to_timestamp($2), 1, to_timestamp($2), to_timestamp($2)
      FROM generate_series(0, $1 - 1) AS i`,
-    [SEEDED],
+    [SEEDED, START],
   );
 };
 
@@ -42,8 +44,8 @@ function nextRequest(): BenchRequest {
   const n = seq++;
   const deliveryId = `push-${Math.floor(n / 2) % SEEDED}`;
   const body = n % 2 === 0
-    ? { delivery_id: deliveryId, metric: "delivered", timestamp: 1_700_000_001 + Math.floor(n / (2 * SEEDED)) }
-    : { delivery_id: deliveryId, event: "opened", device_id: `device-${Math.floor(n / 2)}`, timestamp: 1_700_000_002 + Math.floor(n / (2 * SEEDED)) };
+    ? { delivery_id: deliveryId, metric: "delivered", timestamp: START + 1 + Math.floor(n / (2 * SEEDED)) }
+    : { delivery_id: deliveryId, event: "opened", device_id: `device-${Math.floor(n / 2)}`, timestamp: START + 2 + Math.floor(n / (2 * SEEDED)) };
   return { path: n % 2 === 0 ? "/api/v1/metrics" : "/push/events", body: JSON.stringify(body), headers: { "content-type": "application/json" }, key: `${deliveryId}/${n % 2 === 0 ? "metric" : "push_event"}` };
 }
 

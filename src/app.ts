@@ -11,6 +11,7 @@ import { createHttpApp, type AppState } from "./core/http.js";
 import { type Logger, safeUrl } from "./core/logger.js";
 import cron from "node-cron";
 import { healthRoutes } from "./health/health.routes.js";
+import { runMaintenance } from "./maintenance/maintenance.js";
 import { OutboxSender } from "./reporter/outbox-sender.js";
 import { relayRoutes } from "./reporter/relay.routes.js";
 import { RelayService } from "./reporter/relay.service.js";
@@ -20,6 +21,7 @@ import { loadTemplate } from "./unsubscribe/pages.js";
 import { unsubscribeRoutes } from "./unsubscribe/unsubscribe.routes.js";
 import { UnsubscribeService } from "./unsubscribe/unsubscribe.service.js";
 import { DeliveryLookup } from "./events/delivery-lookup.js";
+import { ErasedPeople } from "./events/erasures.js";
 import { EventStore } from "./events/event-store.js";
 import { webhookRoutes } from "./webhooks/webhook.routes.js";
 
@@ -31,6 +33,8 @@ export interface Service {
   server: http.Server;
   adminServer: http.Server;
   store: EventStore;
+  /** Erased people, as this instance knows them (refresh() reads them again). */
+  erasures: ErasedPeople;
   sender: OutboxSender;
   database: Database;
   /** Graceful stop: refuse new connections, finish in-flight requests and writes, close the pool. */
@@ -58,7 +62,10 @@ export async function startService(config: Config, log: Logger): Promise<Service
     for (const pool of pools) pool.on("error", (err) => log.warn({ err: err.message }, "idle database connection lost"));
     log.info({ database: safeUrl(database.url) }, "database connected");
 
-    const store = new EventStore(ingestPool, config.ingest, log);
+    const erasures = new ErasedPeople(ingestPool, config.erasureSecret);
+    // Read now if the table is there (migrations may still be pending); guard() reads again later.
+    await erasures.refresh().catch((err: unknown) => log.warn({ err: (err as Error).message }, "erased people not read yet"));
+    const store = new EventStore(ingestPool, config.ingest, log, erasures);
     const lookup = new DeliveryLookup(ingestPool);
     const track = new TrackClient({ ...config.track, connections: config.reporter.concurrency, log });
     const sender = new OutboxSender(reporterPool, track, config.reporter, log);
@@ -82,6 +89,15 @@ export async function startService(config: Config, log: Logger): Promise<Service
         )
       : undefined;
     if (config.reporter.enabled) sender.kick(); // rows left from before a restart
+
+    // Partitions ahead, retention: every instance runs the schedule, one at a time (advisory lock).
+    const maintain = () =>
+      runMaintenance(reporterPool, config.maintenance, log).then(
+        () => undefined,
+        (err: unknown) => log.warn({ err: (err as Error).message }, "maintenance failed; the next run retries"),
+      );
+    const maintenanceJob = cron.schedule(config.maintenance.schedule, maintain, { name: "maintenance", noOverlap: true });
+    const firstMaintenance = maintain();
 
     let shuttingDown = false;
     const app = createHttpApp(
@@ -112,6 +128,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
       shuttingDown = true;
       await Promise.all([server, adminServer].map((s) => closeGracefully(s, config.shutdownTimeoutMs)));
       await reporterJob?.stop();
+      await maintenanceJob.stop();
+      await firstMaintenance;
       await sender.stop();
       await store.drained();
       await track.close();
@@ -119,7 +137,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await dataSource.destroy();
       await database.close();
     };
-    return { url: urlOf(server), adminUrl: urlOf(adminServer), server, adminServer, store, sender, database, stop };
+    return { url: urlOf(server), adminUrl: urlOf(adminServer), server, adminServer, store, erasures, sender, database, stop };
   } catch (err) {
     await database.close().catch(() => undefined);
     throw err;

@@ -4,6 +4,7 @@
 import type pg from "pg";
 import { normalizeEvent, type JsonObject } from "../../src/events/event.js";
 import { writeBatch } from "../../src/events/event-store.js";
+import { ensurePartitions } from "../../src/events/partitions.js";
 import { messageEvent } from "./sample-events.js";
 
 const METRICS = ["sent", "delivered", "opened", "clicked"] as const;
@@ -19,9 +20,12 @@ export interface SeedOptions {
 }
 
 /** Stores 4 events per delivery; returns the number of events stored. */
-export async function seedWebhookEvents(pool: Pick<pg.Pool, "query">, o: SeedOptions): Promise<number> {
+export async function seedWebhookEvents(pool: pg.Pool, o: SeedOptions): Promise<number> {
   const end = o.endSeconds ?? Math.floor(Date.now() / 1000);
   const span = (o.days ?? 30) * 86400;
+  const months: number[] = [];
+  for (let t = end - span; t <= end + 86400 * 31; t += 86400 * 28) months.push(t * 1000);
+  await ensurePartitions(pool, months);
   const batch = o.batch ?? 2000;
   let stored = 0;
   let writes = [];

@@ -142,6 +142,22 @@ const envSchema = z.object({
   UNSUBSCRIBE_UNKNOWN_RATE_LIMIT: int(600, 1, 1_000_000),
   UNSUBSCRIBE_SECRET: z.string().optional(),
 
+  EVENT_RETENTION_DAYS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "" || v.trim() === "forever") return null;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 31 || n > 36500) {
+        ctx.addIssue({ code: "custom", message: `must be a number of days from 31 to 36500 (or empty: keep every event), got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  OUTBOX_RETENTION_DAYS: int(30, 1, 36500),
+  MAINTENANCE_SCHEDULE: z.string().optional().default("0 17 * * * *"),
+  ERASURE_SECRET: z.string().optional(),
+
   REPORTS_CREDENTIALS: csv.refine((pairs) => pairs.every((p) => /^[^:]+:.+$/.test(p)), "must be comma-separated user:password pairs"),
 });
 
@@ -205,6 +221,15 @@ export interface Config {
      */
     credentials: string[];
   };
+  maintenance: {
+    /** node-cron schedule of partition creation and retention. */
+    schedule: string;
+    /** Drop event partitions older than this many days; null keeps every event. */
+    eventRetentionDays: number | null;
+    outboxRetentionDays: number;
+  };
+  /** Keys the hashes that record erased people (HMAC-SHA256). */
+  erasureSecret: string;
   /**
    * How many proxies of yours stand in front of the service: the client address is the one the
    * outermost of them saw (that many entries from the right of X-Forwarded-For). 0 = none: the socket's.
@@ -275,6 +300,14 @@ function databaseConfig(e: z.infer<typeof envSchema>): Config["database"] {
   };
 }
 
+/**
+ * A secret every instance derives alike from the shared signing key, so what one instance signs or
+ * hashes another recognises; random (this process only) when there is no key.
+ */
+function derivedSecret(signingKeys: readonly string[], purpose: string): string {
+  return signingKeys[0] ? createHmac("sha256", signingKeys[0]).update(`cio-companion:${purpose}`).digest("hex") : randomBytes(32).toString("hex");
+}
+
 /** Only the database settings: for tools (migrations, replay) that need no webhook keys. */
 export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): Config["database"] {
   return databaseConfig(parse(envSchema, env));
@@ -312,6 +345,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
   if (e.CIO_REGION === "auto" && !hasTrackCredentials) problems.push("CIO_REGION: auto needs CIO_SITE_ID and CIO_API_KEY (the region lookup requires Basic auth)");
   if (e.ADMIN_PORT !== 0 && e.ADMIN_PORT === e.PORT) problems.push(`ADMIN_PORT: must differ from PORT (${e.PORT}); the admin listener serves reports apart from the public one`);
   if (!cron.validate(e.REPORTER_SCHEDULE)) problems.push(`REPORTER_SCHEDULE: not a valid cron expression: "${e.REPORTER_SCHEDULE}"`);
+  if (!cron.validate(e.MAINTENANCE_SCHEDULE)) problems.push(`MAINTENANCE_SCHEDULE: not a valid cron expression: "${e.MAINTENANCE_SCHEDULE}"`);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -355,6 +389,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       backoffMaxMs: e.REPORTER_BACKOFF_MAX_MS,
     },
     reports: { credentials: e.REPORTS_CREDENTIALS },
+    maintenance: { schedule: e.MAINTENANCE_SCHEDULE, eventRetentionDays: e.EVENT_RETENTION_DAYS, outboxRetentionDays: e.OUTBOX_RETENTION_DAYS },
+    erasureSecret: e.ERASURE_SECRET || derivedSecret(signingKeys, "erasure"),
     trustProxyHops: e.TRUST_PROXY,
     unsubscribe: {
       brandName: e.UNSUBSCRIBE_BRAND_NAME,
@@ -369,7 +405,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       unknownRateLimitPerMinute: e.UNSUBSCRIBE_UNKNOWN_RATE_LIMIT,
       // Every instance derives the same secret from the shared signing key, so a page served by one
       // instance can be posted to another.
-      secret: e.UNSUBSCRIBE_SECRET || (signingKeys[0] ? createHmac("sha256", signingKeys[0]).update("cio-companion:unsubscribe-token").digest("hex") : randomBytes(32).toString("hex")),
+      secret: e.UNSUBSCRIBE_SECRET || derivedSecret(signingKeys, "unsubscribe-token"),
     },
   };
 }

@@ -12,11 +12,13 @@ import { RateLimit } from "../../entities/rate-limit.entity.js";
 import { Unsubscribe } from "../../entities/unsubscribe.entity.js";
 import { DeliveryStatsDaily } from "../../entities/delivery-stats-daily.entity.js";
 import { ReportSettings } from "../../entities/report-settings.entity.js";
+import { EventRetention } from "../../entities/event-retention.entity.js";
+import { Erasure } from "../../entities/erasure.entity.js";
 import { migrations } from "../../migrations/index.js";
 import type { Config } from "./config.js";
 import { EmbeddedPostgres } from "./embedded-postgres.js";
 
-export const entities = [DeliveryEvent, Delivery, PersonSubscription, OutboxItem, RateLimit, Unsubscribe, DeliveryStatsDaily, ReportSettings];
+export const entities = [DeliveryEvent, Delivery, PersonSubscription, OutboxItem, RateLimit, Unsubscribe, DeliveryStatsDaily, ReportSettings, EventRetention, Erasure];
 export const EMBEDDED_DATABASE = "cio";
 
 export interface PoolSettings {
@@ -76,9 +78,25 @@ export function poolOf(dataSource: DataSource): pg.Pool {
   return (dataSource.driver as unknown as { master: pg.Pool }).master;
 }
 
+const guarded = new WeakSet<pg.PoolClient>();
+
+/**
+ * A pooled connection held for several statements. A connection that breaks while held (between two
+ * statements) emits 'error'; with no listener that would end the process. The next statement fails
+ * and says so, which is where callers handle it, so the event itself is only absorbed here.
+ */
+export async function checkout(pool: Pick<pg.Pool, "connect">): Promise<pg.PoolClient> {
+  const client = await pool.connect();
+  if (!guarded.has(client)) {
+    client.on("error", () => undefined);
+    guarded.add(client);
+  }
+  return client;
+}
+
 /** Runs `work` in one transaction on one pooled connection: committed if it resolves, rolled back if it throws. */
 export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const client = await checkout(pool);
   try {
     await client.query("BEGIN");
     const result = await work(client);

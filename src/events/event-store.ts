@@ -7,7 +7,9 @@ import type pg from "pg";
 import { unavailable } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { batchParams, hasSideRows, INGEST_SQL, INGEST_WITH_SIDE_ROWS_SQL, ingestParams, type Write } from "./projection.sql.js";
-import { jsonText, type NormalizedEvent } from "./event.js";
+import { CLEARED_FIELDS, jsonText, type NormalizedEvent } from "./event.js";
+import type { ErasedPeople } from "./erasures.js";
+import { ensurePartitions, isMissingPartition } from "./partitions.js";
 
 export type { OutboxEntry, UnsubscribeEntry, Write } from "./projection.sql.js";
 /** Stored now, found already stored, or refused by its channel guard (Write.notForChannels). */
@@ -27,6 +29,9 @@ export interface EventStoreOptions {
   maxQueue: number;
 }
 
+/** Called when a batch holds an event whose month has no partition yet: create them, then the batch is retried. */
+export type PartitionMaker = (times: number[]) => Promise<unknown>;
+
 interface Pending {
   write: Write;
   resolve: (outcome: StoreOutcome) => void;
@@ -45,6 +50,9 @@ export class EventStore implements EventSink {
     private readonly pool: pg.Pool,
     private readonly options: EventStoreOptions,
     private readonly log: Logger,
+    /** Scrubs events about people erased earlier (see erasures.ts). */
+    private readonly erased?: Pick<ErasedPeople, "guard">,
+    private readonly makePartitions: PartitionMaker = (times) => ensurePartitions(pool, times),
   ) {}
 
   /** Resolves after the write is committed (or its event found already stored); rejects if it could not be. */
@@ -52,8 +60,9 @@ export class EventStore implements EventSink {
     if (this.queue.length >= this.options.maxQueue) {
       return Promise.reject(unavailable(`${this.queue.length} writes are already waiting to be committed (INGEST_MAX_QUEUE); retry shortly`, 1));
     }
+    const guarded = this.erased ? { ...write, event: this.erased.guard(write.event) } : write;
     return new Promise((resolve, reject) => {
-      this.queue.push({ write, resolve, reject });
+      this.queue.push({ write: guarded, resolve, reject });
       this.pump();
     });
   }
@@ -81,7 +90,7 @@ export class EventStore implements EventSink {
     }
   }
 
-  private async flush(batch: Pending[]): Promise<void> {
+  private async flush(batch: Pending[], partitionsMade = false): Promise<void> {
     try {
       const { inserted, refused } = await writeBatch(this.pool, batch.map((p) => p.write));
       const claimed = new Set<string>();
@@ -97,6 +106,20 @@ export class EventStore implements EventSink {
         p.resolve({ status: isNew ? "stored" : "duplicate" });
       }
     } catch (err) {
+      if (isMissingPartition(err) && !partitionsMade) {
+        // An event of a month with no partition yet (an old event, a backfill): make it, go again.
+        try {
+          const made = await this.makePartitions(batch.map((p) => p.write.event.occurredAt));
+          this.log.info({ partitions: made }, "created partitions for events of new months");
+        } catch (makeErr) {
+          // Not the events' fault: "not now", and Customer.io retries.
+          this.log.error({ err: makeErr }, "could not create partitions");
+          for (const p of batch) p.reject(unavailable(`a partition for the event's month could not be created: ${(makeErr as Error).message}`));
+          return;
+        }
+        await this.flush(batch, true);
+        return;
+      }
       const code = (err as { code?: string }).code ?? "";
       if (DATA_ERROR_CLASSES.includes(code.slice(0, 2))) {
         if (batch.length > 1) {
@@ -128,21 +151,7 @@ export class EventStore implements EventSink {
  */
 export function quarantine(event: NormalizedEvent, reason: string): NormalizedEvent {
   // Only what cannot break a constraint or an index is kept: the bounded keys, the metric and its time.
-  return {
-    ...event,
-    quarantined: true,
-    customerId: null,
-    identifiers: null,
-    href: null,
-    linkId: null,
-    failureMessage: null,
-    recipient: null,
-    subject: null,
-    personKey: null,
-    email: null,
-    preferences: null,
-    payload: jsonText({ quarantined: { reason: reason.slice(0, 500), raw: event.payload } }),
-  };
+  return { ...event, ...CLEARED_FIELDS, quarantined: true, href: null, linkId: null, payload: jsonText({ quarantined: { reason: reason.slice(0, 500), raw: event.payload } }) };
 }
 
 /**

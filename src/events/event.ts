@@ -118,6 +118,27 @@ function boundedHref(v: unknown): string | null {
 
 const truthy = (v: unknown) => v === true || v === "true" || v === 1;
 
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/** The time a ULID carries in its first 10 characters (Customer.io's event ids are ULIDs), or null. */
+export function ulidTime(id: string): number | null {
+  if (!/^[0-9A-HJKMNP-TV-Z]{26}$/i.test(id)) return null;
+  let ms = 0;
+  for (const ch of id.slice(0, 10).toUpperCase()) ms = ms * 32 + CROCKFORD.indexOf(ch);
+  return ms >= Date.UTC(2000, 0, 1) && ms < Date.UTC(2100, 0, 1) ? ms : null;
+}
+
+const startOfUtcDay = (ms: number) => Math.floor(ms / 86400_000) * 86400_000;
+
+/**
+ * When an event happened. Its `timestamp`; for a webhook without a usable one, the time in its ULID
+ * event_id, else the start of the UTC day it arrived. The time is part of the event's key (the table
+ * is partitioned by it), so it must be the same for a retry of the event: the arrival time would not be.
+ */
+function occurredMs(event: JsonObject, eventId: string, receivedAt: number, undatedAt: number | undefined): number {
+  return timestampMs(event["timestamp"], NaN) || (undatedAt ?? ulidTime(eventId) ?? startOfUtcDay(receivedAt));
+}
+
 function timestampMs(v: unknown, fallback: number): number {
   const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
   if (!Number.isFinite(n) || n <= 0) return fallback;
@@ -183,8 +204,11 @@ export function normalizeEvent(
   raw: string,
   source: EventSource,
   receivedAt: number = Date.now(),
+  /** The time of an event without a timestamp, when its caller knows better (a relayed call: its arrival). */
+  undatedAt?: number,
 ): NormalizedEvent {
   const data = isObject(event["data"]) ? event["data"] : {};
+  const eventId = id(event["event_id"]) ?? derivedEventId(raw);
   const objectType = text(event["object_type"]);
   const metric = text(event["metric"]);
   const identifiersObj = isObject(data["identifiers"]) ? data["identifiers"] : null;
@@ -193,11 +217,11 @@ export function normalizeEvent(
   const isSubscription = metric !== null && (SUBSCRIPTION_METRICS as readonly string[]).includes(metric);
 
   return {
-    eventId: id(event["event_id"]) ?? derivedEventId(raw),
+    eventId,
     deliveryId: id(data["delivery_id"]),
     objectType,
     metric,
-    occurredAt: timestampMs(event["timestamp"], receivedAt),
+    occurredAt: occurredMs(event, eventId, receivedAt, undatedAt),
     receivedAt,
     customerId,
     identifiers: identifiersObj ? jsonbSafe(JSON.stringify(identifiersObj), identifiersObj) : null,
@@ -227,6 +251,21 @@ export function normalizeEvent(
     preferences: metric === "cio_subscription_preferences_changed" ? preferencesOf(data["content"]) : null,
   };
 }
+
+/**
+ * The fields of a NormalizedEvent that may hold data about a person (or outside text that could break
+ * an index), cleared: spread over an event to keep only its keys, metric and times.
+ */
+export const CLEARED_FIELDS = {
+  customerId: null,
+  identifiers: null,
+  failureMessage: null,
+  recipient: null,
+  subject: null,
+  personKey: null,
+  email: null,
+  preferences: null,
+} satisfies Partial<NormalizedEvent>;
 
 export function isJsonObject(v: unknown): v is JsonObject {
   return isObject(v);

@@ -12,11 +12,11 @@ WITH input AS (
 inserted AS (
   INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id,
     identifiers, href, link_id, failure_message, machine, source, person_key, payload)
-  SELECT event_id, delivery_id, object_type, metric, to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), customer_id,
+  SELECT event_id, coalesce(delivery_id, ''), object_type, metric, to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), customer_id,
     identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, person_key, payload
   FROM input
   ORDER BY event_id
-  ON CONFLICT (event_id) DO NOTHING
+  ON CONFLICT (event_id, delivery_id, occurred_at) DO NOTHING
   RETURNING event_id
 ),
 applied AS (SELECT input.* FROM input JOIN inserted USING (event_id)),
@@ -177,12 +177,12 @@ refused AS (
 inserted AS (
   INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id,
     identifiers, href, link_id, failure_message, machine, source, person_key, payload)
-  SELECT event_id, delivery_id, object_type, metric, to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), customer_id,
+  SELECT event_id, coalesce(delivery_id, ''), object_type, metric, to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), customer_id,
     identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, person_key, payload
   FROM input
   WHERE event_id NOT IN (SELECT event_id FROM refused)
   ORDER BY event_id
-  ON CONFLICT (event_id) DO NOTHING
+  ON CONFLICT (event_id, delivery_id, occurred_at) DO NOTHING
   RETURNING event_id
 ),
 applied AS (SELECT input.* FROM input JOIN inserted USING (event_id)),

@@ -299,11 +299,11 @@ const ingestSql = (withSideRows: boolean) => `WITH ${INPUT},${withSideRows ? `\n
 inserted AS (
   INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id,
     identifiers, href, link_id, failure_message, machine, source, person_key, payload)
-  SELECT event_id, delivery_id, object_type, metric, ${ts("occurred_ms")}, ${ts("received_ms")}, customer_id,
+  SELECT event_id, coalesce(delivery_id, ''), object_type, metric, ${ts("occurred_ms")}, ${ts("received_ms")}, customer_id,
     identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, person_key, payload
   FROM input${withSideRows ? "\n  WHERE event_id NOT IN (SELECT event_id FROM refused)" : ""}
   ORDER BY event_id
-  ON CONFLICT (event_id) DO NOTHING
+  ON CONFLICT (event_id, delivery_id, occurred_at) DO NOTHING
   RETURNING event_id
 ),
 applied AS (SELECT input.* FROM input JOIN inserted USING (event_id)),

@@ -36,5 +36,6 @@ export function normalizeRelay(kind: RelayKind, body: JsonObject, receivedAt: nu
       href: body["href"] ?? null,
     },
   };
-  return { ...normalizeEvent(asEvent, raw, "relay", receivedAt), payload: jsonbSafe(raw, body) };
+  // A call without a timestamp happened when it arrived (its id is new each time: nothing to deduplicate).
+  return { ...normalizeEvent(asEvent, raw, "relay", receivedAt, receivedAt), payload: jsonbSafe(raw, body) };
 }

@@ -8,10 +8,12 @@
 // REPEATABLE READ: if ingestion changes one of its rows meanwhile, the chunk fails to serialize and is
 // done again, so no event is applied twice or missed. It reports what changed, column by column.
 import type pg from "pg";
+import { checkout } from "../core/database.js";
 import { normalizeEvent, type EventSource, type JsonObject, type NormalizedEvent } from "./event.js";
 import { quarantine } from "./event-store.js";
 import { batchParams, PROJECT_DELIVERIES_SQL, PROJECT_PEOPLE_SQL, REPLAY_TABLES } from "./projection.sql.js";
 import { normalizeRelay, relayKindOf } from "./relay-event.js";
+import { retentionHorizon } from "./retention.js";
 import { normalizeUnsubscribe } from "./unsubscribe-event.js";
 
 export interface TableChanges {
@@ -93,13 +95,29 @@ async function columnsOf(db: pg.Pool, p: Projection): Promise<Columns> {
   };
 }
 
+/**
+ * Keys whose rows were built from events that retention has since dropped (before `horizon`): their
+ * rows keep their values. For deliveries, those whose first event is older; for people, those with no
+ * event kept (the kept, newer events still decide the latest state of the others).
+ */
+async function keptAsTheyAre(db: pg.PoolClient, p: Projection, keys: string[], horizon: Date | null): Promise<Set<string>> {
+  if (!horizon) return new Set();
+  const { rows } = await db.query<{ k: string }>(
+    p.table === "deliveries"
+      ? "SELECT delivery_id AS k FROM deliveries WHERE delivery_id = ANY($1) AND first_event_at < $2"
+      : "SELECT k FROM unnest($1::text[]) AS k WHERE NOT EXISTS (SELECT 1 FROM delivery_events e WHERE e.person_key = k) AND $2::timestamptz IS NOT NULL",
+    [keys, horizon],
+  );
+  return new Set(rows.map((r) => r.k));
+}
+
 /** The next keys after `after`, from the table and from the events (a key may be in only one of them). */
 async function nextKeys(db: pg.Pool, p: Projection, after: string, limit: number): Promise<string[]> {
   const { rows } = await db.query<{ k: string }>(
     `SELECT k FROM (
        (SELECT ${p.key} AS k FROM ${p.table} WHERE ${p.key} > $1 ORDER BY ${p.key} LIMIT $2)
        UNION
-       (SELECT DISTINCT ${p.key} AS k FROM delivery_events WHERE ${p.key} > $1 ORDER BY ${p.key} LIMIT $2)
+       (SELECT DISTINCT ${p.key} AS k FROM delivery_events WHERE ${p.key} > $1 AND ${p.key} <> '' ORDER BY ${p.key} LIMIT $2)
      ) keys ORDER BY k LIMIT $2`,
     [after, limit],
   );
@@ -107,13 +125,15 @@ async function nextKeys(db: pg.Pool, p: Projection, after: string, limit: number
 }
 
 /** Rebuilds one chunk's rows in a transaction of its own; returns its events and what changed. */
-async function rebuildChunk(db: pg.Pool, p: Projection, keys: string[], columns: Columns, dryRun: boolean): Promise<{ events: number; changes: TableChanges }> {
+async function rebuildChunk(db: pg.Pool, p: Projection, chunk: string[], columns: Columns, dryRun: boolean, horizon: Date | null): Promise<{ events: number; changes: TableChanges }> {
   const live = p.table;
   const rebuilt = REPLAY_TABLES[p.table];
   const k = p.key;
-  const client = await db.connect();
+  const client = await checkout(db);
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
+    const kept = await keptAsTheyAre(client, p, chunk, horizon);
+    const keys = chunk.filter((key) => !kept.has(key));
     await client.query("SET LOCAL statement_timeout = '60s'");
     await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${rebuilt} (LIKE ${live} INCLUDING DEFAULTS INCLUDING GENERATED, PRIMARY KEY (${k})) ON COMMIT DELETE ROWS`);
     // The live rows, locked in key order (as ingestion locks them) so they cannot change under us.
@@ -184,6 +204,7 @@ export async function replayProjections(pool: pg.Pool, options: ReplayOptions = 
   const chunkSize = options.chunkSize ?? 500;
   const dryRun = options.dryRun ?? false;
   const report: ReplayReport = { events: 0, deliveries: emptyChanges(), people: emptyChanges(), dryRun };
+  const horizon = await retentionHorizon(pool);
   for (const p of PROJECTIONS) {
     const columns = await columnsOf(pool, p);
     const total = p.table === "deliveries" ? report.deliveries : report.people;
@@ -194,7 +215,7 @@ export async function replayProjections(pool: pg.Pool, options: ReplayOptions = 
       if (keys.length === 0) break;
       for (let attempt = 1; ; attempt++) {
         try {
-          const { events, changes } = await rebuildChunk(pool, p, keys, columns, dryRun);
+          const { events, changes } = await rebuildChunk(pool, p, keys, columns, dryRun, horizon);
           add(total, changes);
           if (p.table === "deliveries") report.events += events;
           break;
@@ -209,7 +230,7 @@ export async function replayProjections(pool: pg.Pool, options: ReplayOptions = 
     }
   }
   // Events that only a person's row is built from (customer events without a delivery).
-  const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM delivery_events WHERE delivery_id IS NULL AND person_key IS NOT NULL");
+  const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM delivery_events WHERE delivery_id = '' AND person_key IS NOT NULL");
   report.events += rows[0]!.n;
   return report;
 }

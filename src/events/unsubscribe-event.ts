@@ -13,5 +13,5 @@ export function normalizeUnsubscribe(payload: JsonObject, receivedAt: number): N
     timestamp: payload["timestamp"] ?? null,
     data: { delivery_id: payload["delivery_id"] ?? null },
   };
-  return { ...normalizeEvent(asEvent, raw, "unsubscribe_page", receivedAt), payload: jsonbSafe(raw, payload) };
+  return { ...normalizeEvent(asEvent, raw, "unsubscribe_page", receivedAt, receivedAt), payload: jsonbSafe(raw, payload) };
 }

@@ -3,6 +3,7 @@
 // and the outcomes, each fenced by the lease: a sender whose lease was taken over cannot change a row
 // any more. (Rows are queued by the event store, in the same statement as their event.)
 import type pg from "pg";
+import { checkout } from "../core/database.js";
 import type { OutboxKind, OutboxStatus } from "../../entities/outbox-item.entity.js";
 
 type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
@@ -58,7 +59,7 @@ const ROW = `o.id, o.event_id, o.kind, o.delivery_id, o.ordering_key, o.priority
  * and any instance takes the rows again.
  */
 export async function claim(db: Pick<pg.Pool, "connect">, limit: number, leaseSeconds: number, token: string): Promise<OutboxRow[]> {
-  const client = await db.connect();
+  const client = await checkout(db);
   try {
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock(hashtext('cio-companion:outbox-claim'))");

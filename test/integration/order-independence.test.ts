@@ -7,6 +7,7 @@ import fc from "fast-check";
 import pg from "pg";
 import { normalizeEvent, type JsonObject } from "../../src/events/event.js";
 import { writeBatch } from "../../src/events/event-store.js";
+import { ensurePartitions } from "../../src/events/partitions.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { startTestService } from "../helpers/service.js";
 
@@ -15,6 +16,9 @@ let pool: pg.Pool;
 before(async () => {
   db = await createTestDatabase();
   pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  // writeBatch is the bare statement: the partitions of the events' months must exist (EventStore
+  // would create them on demand).
+  await ensurePartitions(pool, [1_700_000_000_000, 1_800_000_000_000]);
 });
 after(async () => {
   await pool.end();

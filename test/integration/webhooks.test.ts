@@ -28,14 +28,18 @@ const eventRow = async (id: string) => (await db.query("SELECT * FROM delivery_e
 const deliveryRow = async (id: string) => (await db.query("SELECT * FROM deliveries WHERE delivery_id = $1", [id]))[0];
 
 describe("POST /webhooks/customerio", () => {
-  it("stores Customer.io's official examples byte for byte, deduplicating their shared event_id", async () => {
-    const samples = officialSamples();
-    for (const s of samples) assert.equal((await svc.webhook(s.raw)).status, 200);
-    // All three official examples carry event_id 01E4C4CT6YDC7Y5M7FE1GWWPQJ: only the first is new.
-    const rows = await db.query<{ metric: string; payload: unknown; occurred_at: Date }>(
-      "SELECT metric, payload, occurred_at FROM delivery_events WHERE event_id = '01E4C4CT6YDC7Y5M7FE1GWWPQJ'",
+  it("stores Customer.io's official examples byte for byte, and each event once", async () => {
+    const samples = officialSamples(); // customer-subscribed, email-sent, sms-sent
+    const first = await Promise.all(samples.map(async (s) => (await svc.webhook(s.raw)).json["duplicate"]));
+    // All three carry event_id 01E4C4CT6YDC7Y5M7FE1GWWPQJ and the same timestamp. An event is its id,
+    // its delivery and its time together: the email and SMS examples (same delivery too) are one
+    // event; the customer example (no delivery) is another.
+    assert.deepEqual(first.sort(), [false, false, true]);
+    for (const s of samples) assert.equal((await svc.webhook(s.raw)).json["duplicate"], true, `a retry of ${s.name} is a duplicate`);
+    const rows = await db.query<{ delivery_id: string; payload: unknown; occurred_at: Date }>(
+      "SELECT delivery_id, payload, occurred_at FROM delivery_events WHERE event_id = '01E4C4CT6YDC7Y5M7FE1GWWPQJ' ORDER BY delivery_id",
     );
-    assert.equal(rows.length, 1);
+    assert.deepEqual(rows.map((r) => r.delivery_id), ["", "RPILAgUBcRhIBqSfeiIwdIYJKxTY"]);
     assert.deepEqual(rows[0]!.payload, JSON.parse(samples[0]!.raw));
     assert.equal(rows[0]!.occurred_at.toISOString(), "2021-02-11T17:04:49.000Z");
   });
@@ -75,7 +79,7 @@ describe("POST /webhooks/customerio", () => {
     assert.equal(person?.["subscription_event_id"], events[2]!["event_id"]);
     assert.deepEqual(person?.["preferences"], { newsletter: false, product: true });
     const stored = await eventRow(events[0]!["event_id"] as string);
-    assert.equal(stored?.["delivery_id"], null, "person-level events have no delivery");
+    assert.equal(stored?.["delivery_id"], "", "person-level events belong to no delivery");
   });
 
   it("answers a duplicate with 2xx and stores it once", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { derivedEventId, jsonbSafe, normalizeEvent, type JsonObject } from "../../src/events/event.js";
+import { derivedEventId, jsonbSafe, normalizeEvent, ulidTime, type JsonObject } from "../../src/events/event.js";
 
 const norm = (event: unknown, raw = JSON.stringify(event)) => normalizeEvent(event as JsonObject, raw, "webhook", 1_700_000_000_000);
 
@@ -35,11 +35,22 @@ describe("normalizing an event", () => {
     assert.notEqual(a.eventId, normalizeEvent(JSON.parse(raw), `${raw} `, "webhook").eventId);
   });
 
+  it("dates an event without a timestamp so that a retry gets the same time: its ULID's, else its arrival day's", () => {
+    const ulid = "01E4C4CT6YDC7Y5M7FE1GWWPQJ"; // Customer.io's example id: 2020-03-26T19:16:39.774Z
+    assert.equal(ulidTime(ulid), Date.parse("2020-03-26T19:16:39.774Z"));
+    const retryLater = (receivedAt: number) => normalizeEvent({ event_id: ulid, metric: "sent", data: {} }, "{}", "webhook", receivedAt).occurredAt;
+    assert.equal(retryLater(1_700_000_000_000), retryLater(1_700_600_000_000), "a retry a week later has the same time");
+    const derived = (receivedAt: number) => normalizeEvent({ metric: "sent" }, '{"metric":"sent"}', "webhook", receivedAt).occurredAt;
+    assert.equal(derived(Date.UTC(2026, 0, 2, 1)), derived(Date.UTC(2026, 0, 2, 23)), "no ULID: the same UTC day gives the same time");
+    assert.equal(normalizeEvent({ event_id: ulid, timestamp: 1_700_000_000, data: {} }, "{}", "webhook").occurredAt, 1_700_000_000_000, "a timestamp wins");
+    for (const notUlid of ["01E4C4CT6YDC7Y5M7FE1GWWPQ", "01E4C4CT6YDC7Y5M7FE1GWWPQU", "ZZZZZZZZZZDC7Y5M7FE1GWWPQJ"]) assert.equal(ulidTime(notUlid), null, notUlid);
+  });
+
   it("never throws on odd shapes and keeps what it cannot map in the payload", () => {
     for (const odd of [{}, { data: [] }, { data: "x" }, { metric: 5, object_type: null, timestamp: "soon", data: { identifiers: "x", recipients: "y", campaign_id: "abc", delivery_id: { a: 1 } } }]) {
       const e = norm(odd);
       assert.equal(e.payload, JSON.stringify(odd));
-      assert.equal(e.occurredAt, 1_700_000_000_000, "no usable timestamp: the receive time");
+      assert.equal(e.occurredAt, Date.UTC(2023, 10, 14), "no usable timestamp nor ULID id: the start of the UTC day it arrived");
       assert.equal(e.origin.campaignId, null);
       assert.equal(e.deliveryId, null);
     }
