@@ -27,9 +27,11 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
   const url = Object.assign(new URL(adminUrl()), { pathname: `/${name}` }).toString();
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   // pool.end() resolves before its clients' sockets have closed; DROP DATABASE ... WITH (FORCE) then
-  // terminates them, and a client with no 'error' listener would crash the test file. Queries still
-  // reject on their own errors; this only keeps a closing client's late error from being uncaught.
+  // terminates them, and the error (on the client, which the pool passes on as its own) would crash
+  // the test file with no listener. Queries still reject on their own errors; this only keeps a
+  // closing connection's late error from being uncaught.
   pool.on("connect", (client) => client.on("error", () => undefined));
+  pool.on("error", () => undefined);
   return {
     url,
     pool,
