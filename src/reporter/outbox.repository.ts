@@ -103,22 +103,23 @@ export async function extendLeases(db: Queryable, tokens: readonly string[], lea
 }
 
 /**
- * Counts an attempt for rows about to be sent, and reserves the next request slot of the rate limit
- * shared by every instance (one row of rate_limits, slots 1/rate apart): one round trip. Returns how
- * long to wait for the slot; rows whose lease `token` no longer holds are left alone.
+ * Reserves the next request slot of the rate limit shared by every instance (one row of rate_limits,
+ * slots 1/rate apart), and, with `ids`, counts an attempt for the rows about to be sent (only those
+ * still held under `token`): one round trip. Returns the slot's time and the server's time now, both in
+ * the server's clock (epoch ms), so the caller can wait for the slot whatever the round trip took.
  */
-export async function reserveAttempt(db: Queryable, ids: readonly string[], token: string, limiter: string, perSecond: number): Promise<number> {
-  const { rows } = await db.query<{ wait_ms: number }>({
-    name: "outbox-reserve-attempt",
+export async function reserveSlot(db: Queryable, limiter: string, perSecond: number, attempt: { ids: readonly string[]; token: string } | null): Promise<{ slotAt: number; now: number }> {
+  const { rows } = await db.query<{ slot_at: number; now: number }>({
+    name: "outbox-reserve-slot",
     text: `WITH attempt AS (
              UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[]) AND locked_by = $2 AND status = 'pending'
            )
            INSERT INTO rate_limits AS r (name, next_slot) VALUES ($3, clock_timestamp() + make_interval(secs => $4))
            ON CONFLICT (name) DO UPDATE SET next_slot = GREATEST(r.next_slot, clock_timestamp()) + make_interval(secs => $4)
-           RETURNING extract(epoch FROM (r.next_slot - make_interval(secs => $4) - clock_timestamp())) * 1000 AS wait_ms`,
-    values: [ids, token, limiter, 1 / perSecond],
+           RETURNING extract(epoch FROM r.next_slot - make_interval(secs => $4)) * 1000 AS slot_at, extract(epoch FROM clock_timestamp()) * 1000 AS now`,
+    values: [attempt?.ids ?? [], attempt?.token ?? "", limiter, 1 / perSecond],
   });
-  return Math.max(0, Number(rows[0]?.wait_ms ?? 0));
+  return { slotAt: Number(rows[0]!.slot_at), now: Number(rows[0]!.now) };
 }
 
 /** Gives claimed rows back unsent (a sender stopping): due at once. */
