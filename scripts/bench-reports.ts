@@ -11,7 +11,7 @@ import * as reports from "../src/reports/reports.repository.js";
 const { values } = parseArgs({ options: { runs: { type: "string", default: "20" }, days: { type: "string", default: "30" }, "reference-runs": { type: "string", default: "3" } } });
 const RUNS = Number(values.runs);
 
-const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.error(m), owner: false });
+const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.error(m), role: "tool" });
 const url = process.env["SYNTHETIC_DATABASE_URL"] ?? database.embedded?.url("cio_synthetic");
 if (!url) throw new Error("set SYNTHETIC_DATABASE_URL");
 const pool = new pg.Pool({ connectionString: url, max: 2 });

@@ -3,7 +3,7 @@
 import { loadDatabaseConfig } from "../src/core/config.js";
 import { migrate, openDatabase } from "../src/core/database.js";
 
-const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.log(m), owner: false });
+const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.log(m), role: "tool" });
 try {
   const applied = await migrate(database.url);
   console.log(applied.length > 0 ? `applied: ${applied.join(", ")}` : "nothing to apply: the schema is up to date");

@@ -22,7 +22,7 @@ const { positionals, values } = parseArgs({
 const command = positionals[0] ?? "stats";
 const usage = "usage: npm run outbox -- list [--status dead] | retry (--id N | --all) | purge --status dead --older-than-days N | stats";
 
-const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.error(m), owner: false });
+const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.error(m), role: "tool" });
 const pool = new pg.Pool({ connectionString: database.url, max: 1 });
 let code = 0;
 try {

@@ -7,7 +7,7 @@ import { openDatabase } from "../src/core/database.js";
 import { replayProjections } from "../src/webhooks/replay.js";
 
 const { values } = parseArgs({ options: { "dry-run": { type: "boolean", default: false }, "chunk-size": { type: "string", default: "5000" } } });
-const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.error(m), owner: false });
+const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.error(m), role: "tool" });
 const pool = new pg.Pool({ connectionString: database.url, max: 1 });
 try {
   const started = Date.now();

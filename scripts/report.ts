@@ -41,7 +41,7 @@ function print(rows: Array<Record<string, unknown>>, header?: string): void {
   }
 }
 
-const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.error(m), owner: false });
+const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.error(m), role: "tool" });
 const pool = new pg.Pool({ connectionString: database.url, max: 2 });
 let code = 0;
 try {

@@ -29,16 +29,14 @@ const roots = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["test"
 let embedded: EmbeddedPostgres | undefined;
 let adminUrl = process.env["TEST_DATABASE_URL"];
 if (!adminUrl) {
-  const dir = path.join(DATA_DIR, "test-postgres");
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.rmSync(`${dir}.password`, { force: true });
   embedded = new EmbeddedPostgres({
-    dir,
+    dir: path.join(DATA_DIR, "test-postgres"),
     port: await freePort(),
     database: "postgres",
     // A throwaway cluster: durability settings off for speed (crash tests kill the service, not the OS).
     settings: { fsync: "off", full_page_writes: "off", synchronous_commit: "off", max_connections: "300" },
   });
+  embedded.removeData(); // a throwaway cluster: never reuse one left by an interrupted run
   adminUrl = await embedded.start();
 }
 
@@ -79,6 +77,6 @@ try {
   );
   status = result.status ?? 1;
 } finally {
-  await embedded?.stop();
+  await embedded?.destroy();
 }
 process.exit(status);

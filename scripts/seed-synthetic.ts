@@ -16,7 +16,7 @@ const CHUNK = Number(values.chunk);
 
 export const SYNTHETIC_DB = "cio_synthetic";
 
-const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.error(m), owner: false });
+const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.error(m), role: "tool" });
 let url = process.env["SYNTHETIC_DATABASE_URL"];
 if (!url) {
   if (!database.embedded) throw new Error("With DATABASE_URL set, also set SYNTHETIC_DATABASE_URL to a database the benchmark may fill");

@@ -30,7 +30,7 @@ export interface Service {
 }
 
 export async function startService(config: Config, log: Logger): Promise<Service> {
-  const database = await openDatabase(config.database, { log: (m) => log.info(m), owner: true });
+  const database = await openDatabase(config.database, { log: (m) => log.info(m), role: "service" });
   try {
     if (config.database.runMigrations) {
       const applied = await migrate(database.url);

@@ -2,6 +2,7 @@
 import { startService } from "./app.js";
 import { ConfigError, loadConfig } from "./core/config.js";
 import { createLogger } from "./core/logger.js";
+import { StartupError } from "./core/startup-error.js";
 import { trialKeyFile, trialSigningKey } from "./core/trial-key.js";
 import { WEBHOOK_PATH } from "./webhooks/webhook.routes.js";
 
@@ -51,6 +52,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof StartupError) {
+    process.stderr.write(`Failed to start: ${err.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`Failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
