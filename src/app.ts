@@ -90,6 +90,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, () => resolve());
+    }).catch(async (err: unknown) => {
+      // Port taken (say): undo what started, so the database closes without stray errors.
+      await reporterJob?.stop();
+      await sender.stop();
+      await dataSource.destroy();
+      throw err;
     });
     const address = server.address() as AddressInfo;
     const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address === "0.0.0.0" ? "127.0.0.1" : address.address}:${address.port}`;

@@ -2,7 +2,7 @@
 import { startService } from "./app.js";
 import { ConfigError, loadConfig } from "./core/config.js";
 import { createLogger } from "./core/logger.js";
-import { StartupError } from "./core/startup-error.js";
+import { explainStartupError } from "./core/startup-error.js";
 import { trialKeyFile, trialSigningKey } from "./core/trial-key.js";
 import { WEBHOOK_PATH } from "./webhooks/webhook.routes.js";
 
@@ -18,7 +18,15 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const service = await startService(config, log);
+  let service;
+  try {
+    service = await startService(config, log);
+  } catch (err) {
+    const line = explainStartupError(err, { databaseUrl: config.database.url, host: config.host, port: config.port });
+    if (line === undefined) throw err;
+    process.stderr.write(`Failed to start: ${line}\n`);
+    process.exit(1);
+  }
   log.info({ listen: service.url }, `listening; Customer.io webhook URL: <your public base URL>${WEBHOOK_PATH}`);
 
   if (config.webhooks.keySource === "generated") {
@@ -52,10 +60,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof StartupError) {
-    process.stderr.write(`Failed to start: ${err.message}\n`);
-    process.exit(1);
-  }
   process.stderr.write(`Failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
