@@ -1,15 +1,21 @@
 // The process: read configuration, start the service, and shut down gracefully on SIGINT/SIGTERM.
 import { startService } from "./app.js";
+import { startedLogFields, startupBox } from "./banner.js";
 import { ConfigError, loadConfig } from "./core/config.js";
 import { createLogger } from "./core/logger.js";
 import { explainStartupError } from "./core/startup-error.js";
-import { trialKeyFile, trialSigningKey } from "./core/trial-key.js";
-import { WEBHOOK_PATH } from "./webhooks/webhook.routes.js";
+import { readTrialKey, trialSigningKey } from "./core/trial-key.js";
 
 async function main(): Promise<void> {
   let config;
+  let keyCreated = false;
   try {
-    config = loadConfig(process.env, { trialSigningKey });
+    config = loadConfig(process.env, {
+      trialSigningKey: (dataDir) => {
+        keyCreated = readTrialKey(dataDir) === undefined;
+        return trialSigningKey(dataDir);
+      },
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -27,16 +33,10 @@ async function main(): Promise<void> {
     process.stderr.write(`Failed to start: ${line}\n`);
     process.exit(1);
   }
-  log.info({ listen: service.url }, `listening; Customer.io webhook URL: <your public base URL>${WEBHOOK_PATH}`);
-
-  if (config.webhooks.keySource === "generated") {
-    // Trial mode only: the key is meant to be copied, so it is printed, not logged.
-    process.stdout.write(
-      `\n  Trial mode: no CIO_WEBHOOK_SIGNING_KEYS set, so a local signing key was generated.\n` +
-        `  Key: ${config.webhooks.signingKeys[0]}\n  (kept in ${trialKeyFile(config.dataDir)}; \`npm run send-sample\` uses it)\n` +
-        `  Set CIO_WEBHOOK_SIGNING_KEYS to your Customer.io signing key for real traffic.\n\n`,
-    );
-  }
+  const facts = { config, service, keyCreated };
+  // For the person who ran `npm start`; in production the log line below says the same, minus the key.
+  if (!config.production) process.stdout.write(startupBox(facts));
+  log.info(startedLogFields(facts), "listening");
   if (config.webhooks.skipSignature) log.warn("INSECURE_SKIP_SIGNATURE=true: webhook signatures are NOT verified");
 
   let stopping = false;

@@ -46,8 +46,11 @@ function respond(ctx: AppContext, body: { rows: Array<Record<string, unknown>>; 
   } else ctx.body = body;
 }
 
+/** The dashboard; the API is under it (/reports/api). */
+export const DASHBOARD_PATH = "/reports";
+
 export function reportsRoutes(config: Config["reports"], pool: pg.Pool): Router<AppState> {
-  const router = new Router<AppState>({ prefix: "/reports" });
+  const router = new Router<AppState>({ prefix: DASHBOARD_PATH });
   router.use(reportsAuth(config.credentials));
   router.use(async (ctx, next) => {
     try {
