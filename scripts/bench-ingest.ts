@@ -7,15 +7,29 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
-import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import pg from "pg";
 import { PROJECT_ROOT } from "../src/core/paths.js";
 import { sign } from "../src/webhooks/signature.js";
 import { freePort, mb, startBenchDatabase } from "./lib/bench-db.js";
+import { parseCommandLine, type Tool } from "../src/core/cli.js";
 
-const { values } = parseArgs({
-  options: {
+const TOOL: Tool = {
+  name: "npm run bench:ingest --",
+  usage: `Usage: npm run bench:ingest [-- options]
+
+Loads three webhook receivers (baseline without a database, naive, ours) with autocannon on loopback
+against a fresh embedded PostgreSQL, and prints requests/s, latency, ratios and verified rows.
+
+Options:
+  --seconds N            load per run (default 10)       --warmup N        seconds before measuring (2)
+  --connections A,B,...  concurrencies (1,10,50)         --variants LIST   baseline,naive,ours
+  --pool-size N          database pool of ours (10)      --max-in-flight N, --max-batch N   group commit
+  -h, --help             this help
+`,
+};
+
+const { values } = parseCommandLine(TOOL, {
     seconds: { type: "string", default: "10" },
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "1,10,50" },
@@ -23,7 +37,6 @@ const { values } = parseArgs({
     "pool-size": { type: "string", default: "10" },
     "max-in-flight": { type: "string", default: "" },
     "max-batch": { type: "string", default: "" },
-  },
 });
 const KEY = "bench-signing-key";
 const SECONDS = Number(values.seconds);

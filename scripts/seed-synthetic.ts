@@ -4,12 +4,27 @@
 // in realistic proportions (up to 10,000 newsletters), milestone rates per channel, human vs machine
 // opens and clicks, bounces and failures with realistic SMTP messages, and events received out of
 // order. Rows go in with INSERT ... SELECT in chunks; the rollup is maintained by the real triggers.
-import { parseArgs } from "node:util";
 import pg from "pg";
 import { loadDatabaseConfig } from "../src/core/config.js";
 import { migrate, openDatabase } from "../src/core/database.js";
+import { parseCommandLine, type Tool } from "../src/core/cli.js";
 
-const { values } = parseArgs({ options: { deliveries: { type: "string", default: "2000000" }, days: { type: "string", default: "90" }, chunk: { type: "string", default: "100000" } } });
+const TOOL: Tool = {
+  name: "npm run seed:synthetic --",
+  usage: `Usage: npm run seed:synthetic [-- --deliveries 2000000 --days 90 --chunk 100000]
+
+Fills the database cio_synthetic of the embedded PostgreSQL (or SYNTHETIC_DATABASE_URL) with realistic
+history for \`npm run bench:reports\`: deliveries and their events over --days days.
+
+Options:
+  --deliveries N   deliveries to generate (default 2000000)
+  --days N         days of history (90)
+  --chunk N        deliveries per transaction (100000)
+  -h, --help       this help
+`,
+};
+
+const { values } = parseCommandLine(TOOL, { deliveries: { type: "string", default: "2000000" }, days: { type: "string", default: "90" }, chunk: { type: "string", default: "100000" } });
 const N = Number(values.deliveries);
 const DAYS = Number(values.days);
 const CHUNK = Number(values.chunk);

@@ -1,12 +1,34 @@
 // The process: read configuration, start the service, and shut down gracefully on SIGINT/SIGTERM.
 import { startService } from "./app.js";
 import { startedLogFields, startupBox } from "./banner.js";
+import { parseCommandLine, type Tool } from "./core/cli.js";
 import { ConfigError, loadConfig } from "./core/config.js";
 import { createLogger } from "./core/logger.js";
 import { explainStartupError } from "./core/startup-error.js";
 import { readTrialKey, trialSigningKey } from "./core/trial-key.js";
 
+const TOOL: Tool = {
+  name: "npm start --",
+  usage: `Usage: npm start            (npm run dev: the same, from source)
+
+Runs the service: receives Customer.io reporting webhooks, relays metrics to Customer.io, serves the
+unsubscribe page, the reports API and the dashboard. Everything is configured with environment
+variables (see "Configuration" in the README); with none, it starts a trial: an embedded PostgreSQL
+and a generated signing key, both kept in .data/.
+
+Common variables:
+  PORT, HOST                      where it listens (default 0.0.0.0:3000)
+  DATABASE_URL                    your PostgreSQL (unset: the embedded one)
+  CIO_WEBHOOK_SIGNING_KEYS        the reporting webhook's signing key(s)
+  CIO_SITE_ID, CIO_API_KEY        Track API credentials, to send relayed calls to Customer.io
+
+Options:
+  -h, --help   this help
+`,
+};
+
 async function main(): Promise<void> {
+  parseCommandLine(TOOL, {});
   let config;
   let keyCreated = false;
   try {

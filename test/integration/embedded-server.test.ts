@@ -36,7 +36,7 @@ async function startTrial(env: Record<string, string>) {
 }
 
 const outboxStats = (env: Record<string, string>) =>
-  promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/outbox.ts", "stats"], { cwd: PROJECT_ROOT, env: cleanEnv(env) });
+  promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/outbox.ts", "stats", "--json"], { cwd: PROJECT_ROOT, env: cleanEnv(env) });
 
 describe("one embedded PostgreSQL, several processes in one folder", () => {
   const dataDir = path.join(DATA_DIR, `shared-test-${process.pid}`);
