@@ -59,3 +59,18 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
       }),
   };
 }
+
+/** Whether the service at `baseUrl` answers /readyz with 200. */
+export async function isReady(baseUrl: string): Promise<boolean> {
+  return (await fetch(`${baseUrl}/readyz`).catch(() => null))?.status === 200;
+}
+
+/** The exit code of a process expected to stop by itself; killed (code null) if it has not after `ms`. */
+export async function exitCodeWithin(proc: ServiceProcess, ms: number): Promise<number | null> {
+  const timer = setTimeout(() => proc.child.kill("SIGKILL"), ms);
+  try {
+    return await proc.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}

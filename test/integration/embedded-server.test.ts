@@ -13,7 +13,7 @@ import pg from "pg";
 import { messageEvent, signedHeaders } from "../../scripts/lib/sample-events.js";
 import { SHARED_ROOT } from "../../src/core/embedded-postgres.js";
 import { DATA_DIR, PROJECT_ROOT } from "../../src/core/paths.js";
-import { cleanEnv, freePort, spawnService } from "../helpers/process.js";
+import { cleanEnv, exitCodeWithin, freePort, isReady, spawnService } from "../helpers/process.js";
 import { waitFor } from "../helpers/wait.js";
 
 const cleanup: Array<() => void> = [];
@@ -21,7 +21,7 @@ after(() => {
   for (const c of cleanup) c();
 });
 
-const ready = async (port: number) => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200;
+const ready = (port: number) => isReady(`http://127.0.0.1:${port}`);
 
 async function trialEnv(dataDir: string): Promise<Record<string, string>> {
   return { DATA_DIR: dataDir, PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()) };
@@ -47,10 +47,7 @@ describe("one embedded PostgreSQL, several processes in one folder", () => {
     const first = await startTrial(env);
     try {
       const second = spawnService({ ...env, PORT: String(await freePort()) });
-      const timer = setTimeout(() => second.child.kill("SIGKILL"), 30_000);
-      const code = await second.exited;
-      clearTimeout(timer);
-      assert.equal(code, 1, `refused at once, not still running after 30 s:\n${second.output()}`);
+      assert.equal(await exitCodeWithin(second, 30_000), 1, `refused at once, not still running after 30 s:\n${second.output()}`);
       assert.match(second.output(), new RegExp(`Another cio-companion service \\(pid ${first.child.pid}\\) is already running on the embedded PostgreSQL`));
       assert.match(second.output(), /Stop it first .* or start this one with its own DATA_DIR and EMBEDDED_PG_PORT/);
       assert.equal(second.output().trim().split("\n").length, 1, "one line");

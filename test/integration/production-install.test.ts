@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { PROJECT_ROOT } from "../../src/core/paths.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
-import { cleanEnv, freePort } from "../helpers/process.js";
+import { cleanEnv, freePort, isReady } from "../helpers/process.js";
 import { waitFor } from "../helpers/wait.js";
 
 const OPERATOR_SCRIPTS = ["start", "migrate", "replay", "outbox", "report", "send-sample"];
@@ -60,7 +60,7 @@ describe("a production install (npm ci --omit=dev)", () => {
     service.stderr!.on("data", (c: Buffer) => (output += c.toString()));
     const exited = new Promise<number | null>((resolve) => service.on("exit", (code) => resolve(code)));
     try {
-      await waitFor("ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200, 60_000, 200).catch((err: Error) => {
+      await waitFor("ready", () => isReady(`http://127.0.0.1:${port}`), 60_000, 200).catch((err: Error) => {
         throw new Error(`${err.message}\n${output}`);
       });
       const sample = await npm(["run", "--silent", "send-sample", "--", "--url", `http://127.0.0.1:${port}`, "--key", "production-install-key"]);

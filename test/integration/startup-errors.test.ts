@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
-import { freePort, spawnService } from "../helpers/process.js";
+import { exitCodeWithin, freePort, spawnService } from "../helpers/process.js";
 
 let db: TestDatabase;
 before(async () => {
@@ -17,10 +17,7 @@ after(async () => {
 
 async function failedStart(env: Record<string, string>): Promise<string> {
   const svc = spawnService({ CIO_WEBHOOK_SIGNING_KEYS: "startup-errors-key", HOST: "127.0.0.1", PORT: String(await freePort()), ...env });
-  const timer = setTimeout(() => svc.child.kill("SIGKILL"), 30_000);
-  const code = await svc.exited;
-  clearTimeout(timer);
-  assert.equal(code, 1, svc.output());
+  assert.equal(await exitCodeWithin(svc, 30_000), 1, svc.output());
   // Log lines (JSON) may come before it; the failure itself is one line of text.
   const text = svc.output().trim().split("\n").filter((l) => !l.startsWith("{"));
   assert.equal(text.length, 1, `one line, no stack trace:\n${svc.output()}`);
