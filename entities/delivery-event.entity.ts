@@ -4,6 +4,8 @@ import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 
 @Entity({ name: "delivery_events" })
 @Index("delivery_events_delivery_id_idx", ["deliveryId"])
+// Replay rebuilds a person's row from their events, and erasure finds them.
+@Index("delivery_events_person_key_idx", ["personKey"], { where: "person_key IS NOT NULL" })
 // Covers the links report (index-only scan over a date range of clicks).
 @Index("delivery_events_clicks_idx", ["occurredAt", "href", "deliveryId", "source", "machine"], { where: "metric = 'clicked'" })
 export class DeliveryEvent {
@@ -46,6 +48,10 @@ export class DeliveryEvent {
 
   @Column({ name: "source", type: "text", default: "webhook" })
   source: string;
+
+  /** The person_subscriptions row a subscription event applies to (cio_id:…, id:… or email:…); else null. */
+  @Column({ name: "person_key", type: "text", nullable: true })
+  personKey: string | null;
 
   @Column({ name: "payload", type: "jsonb" })
   payload: Record<string, unknown>;

@@ -9,9 +9,11 @@ const bigintId = (name: string) => Column({ name, type: "bigint", nullable: true
 const counter = (name: string) => Column({ name, type: "integer", default: 0 });
 
 @Entity({ name: "deliveries" })
-@Index("deliveries_customer_id_idx", ["customerId"])
-@Index("deliveries_email_idx", ["email"])
-@Index("deliveries_cio_id_idx", ["cioId"])
+// Per-person lookups compare whole values that come from outside and may be long: hash indexes take
+// any length (a btree entry must stay under ~2.7 KB) and serve equality, which is all they are used for.
+@Index("deliveries_customer_id_idx", ["customerId"], { type: "hash" })
+@Index("deliveries_email_idx", ["email"], { type: "hash" })
+@Index("deliveries_cio_id_idx", ["cioId"], { type: "hash" })
 @Index("deliveries_campaign_id_idx", ["campaignId"])
 @Index("deliveries_broadcast_id_idx", ["broadcastId"])
 @Index("deliveries_newsletter_id_idx", ["newsletterId"])

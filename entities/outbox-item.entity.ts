@@ -1,13 +1,15 @@
 // The outbox: every call we owe Customer.io (relayed metrics, unsubscribes, attribute updates), written
-// in the same transaction as the event that caused it and deleted never: a row moves from `pending` to
-// `delivered`, or to `dead` (a permanent error, or attempts exhausted) with the last answer kept.
+// in the same transaction as the event that caused it: a row moves from `pending` to `delivered`, or to
+// `dead` (a permanent error, or attempts exhausted) with the last answer kept, or to `superseded` (a
+// newer call of the same ordering key carries the latest state, so this one is never sent).
 import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
 
-export type OutboxStatus = "pending" | "delivered" | "dead";
+export type OutboxStatus = "pending" | "delivered" | "dead" | "superseded";
 export type OutboxKind = "metric" | "push_event" | "unsubscribe" | "identify";
 
 @Entity({ name: "outbox" })
-@Index("outbox_due_idx", ["nextAttemptAt", "id"], { where: "status = 'pending'" })
+@Index("outbox_due_idx", ["priority", "nextAttemptAt", "id"], { where: "status = 'pending'" })
+@Index("outbox_ordering_key_idx", ["orderingKey", "id"], { where: "status = 'pending' AND ordering_key IS NOT NULL" })
 @Index("outbox_status_idx", ["status", "updatedAt"])
 export class OutboxItem {
   @PrimaryGeneratedColumn({ name: "id", type: "bigint" })
@@ -22,6 +24,17 @@ export class OutboxItem {
 
   @Column({ name: "delivery_id", type: "text", nullable: true })
   deliveryId: string | null;
+
+  /**
+   * Calls of one key carry a state (a delivery's unsubscribe, a person's attributes): one is in flight
+   * at a time, and the newest supersedes older pending ones, so Customer.io ends up with the latest.
+   */
+  @Column({ name: "ordering_key", type: "text", nullable: true })
+  orderingKey: string | null;
+
+  /** 0 = urgent (unsubscribes and their attribute updates), 1 = metrics; claimed in that order. */
+  @Column({ name: "priority", type: "smallint", default: 1 })
+  priority: number;
 
   /** What to send; its shape depends on kind (see src/reporter/outbox-sender.ts). */
   @Column({ name: "payload", type: "jsonb" })

@@ -5,8 +5,9 @@
 import { Column, Entity, Index, PrimaryColumn } from "typeorm";
 
 @Entity({ name: "person_subscriptions" })
-@Index("person_subscriptions_person_id_idx", ["personId"])
-@Index("person_subscriptions_email_idx", ["email"])
+// Hash indexes: any length of id or address (see deliveries).
+@Index("person_subscriptions_person_id_idx", ["personId"], { type: "hash" })
+@Index("person_subscriptions_email_idx", ["email"], { type: "hash" })
 export class PersonSubscription {
   /** cio_id:<cio_id>, else id:<id>, else email:<address>. */
   @PrimaryColumn({ name: "person_key", type: "text" })

@@ -5,5 +5,8 @@ import { DeliveriesFillfactor1795478000000 } from "./1795478000000-DeliveriesFil
 import { Unsubscribes1795478538404 } from "./1795478538404-Unsubscribes.js";
 import { ReportRollup1795478922022 } from "./1795478922022-ReportRollup.js";
 import { ClickIndex1795479808852 } from "./1795479808852-ClickIndex.js";
+import { BoundedIndexes1796287828063 } from "./1796287828063-BoundedIndexes.js";
+import { EventPersonKey1796288232807 } from "./1796288232807-EventPersonKey.js";
+import { OutboxOrdering1796289306758 } from "./1796289306758-OutboxOrdering.js";
 
-export const migrations = [Initial1795477268022, DeliveriesFillfactor1795478000000, Unsubscribes1795478538404, ReportRollup1795478922022, ClickIndex1795479808852];
+export const migrations = [Initial1795477268022, DeliveriesFillfactor1795478000000, Unsubscribes1795478538404, ReportRollup1795478922022, ClickIndex1795479808852, BoundedIndexes1796287828063, EventPersonKey1796288232807, OutboxOrdering1796289306758];

@@ -13,9 +13,9 @@ Commands:
   stats [--json]                          rows by status, how many are due now, the oldest waiting
   list [--status S[,S]] [--limit N]       rows with their attempts and last error; by default those
                                           that need attention: pending and dead (S: pending, dead,
-                                          delivered, all)
+                                          delivered, superseded, all)
   retry (--id N [--id M ...] | --all)     queue dead letters again, with a fresh attempt count
-  purge --status dead|delivered --older-than-days N
+  purge --status dead|delivered|superseded --older-than-days N
                                           delete old rows
 
 Options:
@@ -47,7 +47,7 @@ if (!command) exitWithUsage(TOOL, "which command? (stats, list, retry, purge)");
 if (!(COMMANDS as readonly string[]).includes(command)) exitWithUsage(TOOL, `unknown command "${command}"`);
 if (extra.length > 0) exitWithUsage(TOOL, `unexpected argument "${extra[0]}"`);
 
-const STATUSES = ["pending", "dead", "delivered"] as const;
+const STATUSES = ["pending", "dead", "delivered", "superseded"] as const;
 type Status = (typeof STATUSES)[number];
 
 /** --status as a list of statuses; `allowed` are the ones this command takes. */
@@ -72,9 +72,9 @@ if (command === "retry") {
   if (values.all === Boolean(values.id?.length)) exitWithUsage(TOOL, "retry needs --id N (one or more) or --all", false);
   for (const id of values.id ?? []) positiveInteger("--id", id);
 }
-const purged = command === "purge" ? statuses(["dead", "delivered"], []) : [];
+const purged = command === "purge" ? statuses(["dead", "delivered", "superseded"], []) : [];
 const olderThanDays = command === "purge" ? positiveInteger("--older-than-days", values["older-than-days"]) : 0;
-if (command === "purge" && purged.length !== 1) exitWithUsage(TOOL, "purge needs one --status: dead or delivered", false);
+if (command === "purge" && purged.length !== 1) exitWithUsage(TOOL, "purge needs one --status: dead, delivered or superseded", false);
 if (command !== "stats" && values.json) exitWithUsage(TOOL, "--json is for stats", false);
 
 const ago = (seconds: number) =>
@@ -90,17 +90,18 @@ await runDatabaseTool(TOOL, async ({ pool }) => {
       }
       const pending = c.pending === 0 ? "" : `  (${c.due} due now; oldest waiting ${ago(c.oldest_pending_seconds ?? 0)})`;
       const dead = c.dead === 0 ? "" : "  (npm run outbox -- list --status dead; retry: npm run outbox -- retry --all)";
-      const width = String(Math.max(c.pending, c.delivered, c.dead)).length;
+      const width = String(Math.max(c.pending, c.delivered, c.dead, c.superseded)).length;
       console.log("Outbox: calls owed to Customer.io");
-      console.log(`  pending    ${String(c.pending).padStart(width)}${pending}`);
-      console.log(`  delivered  ${String(c.delivered).padStart(width)}`);
-      console.log(`  dead       ${String(c.dead).padStart(width)}${dead}`);
+      console.log(`  pending     ${String(c.pending).padStart(width)}${pending}`);
+      console.log(`  delivered   ${String(c.delivered).padStart(width)}`);
+      console.log(`  dead        ${String(c.dead).padStart(width)}${dead}`);
+      console.log(`  superseded  ${String(c.superseded).padStart(width)}${c.superseded === 0 ? "" : "  (replaced by a newer call of the same key; never sent)"}`);
       break;
     }
     case "list": {
       const rows: OutboxRow[] = [];
       // Dead letters first: they wait for a person; pending rows are still being tried.
-      for (const status of (["dead", "pending", "delivered"] as const).filter((s) => listed.includes(s))) rows.push(...(await list(pool, status, limit)));
+      for (const status of (["dead", "pending", "delivered", "superseded"] as const).filter((s) => listed.includes(s))) rows.push(...(await list(pool, status, limit)));
       const c = await counts(pool);
       const total = listed.reduce((n, s) => n + c[s], 0);
       const shown = rows.slice(0, limit);
@@ -126,7 +127,7 @@ await runDatabaseTool(TOOL, async ({ pool }) => {
       break;
     }
     case "purge": {
-      const n = await purge(pool, purged[0] as "dead" | "delivered", olderThanDays);
+      const n = await purge(pool, purged[0] as "dead" | "delivered" | "superseded", olderThanDays);
       console.log(`${n} ${purged[0]} row(s) deleted`);
       break;
     }

@@ -1,7 +1,7 @@
 // `npm run replay [-- --dry-run]`: rebuilds deliveries and person_subscriptions from delivery_events
 // (after a projection fix) and prints what changed. --dry-run reports without committing.
 import { exitWithUsage, parseCommandLine, type Tool } from "../src/core/cli.js";
-import { replayProjections } from "../src/webhooks/replay.js";
+import { replayProjections } from "../src/events/replay.js";
 import { runDatabaseTool } from "./lib/database-tool.js";
 
 const TOOL: Tool = {

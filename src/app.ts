@@ -3,7 +3,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Config } from "./core/config.js";
-import { createDataSource, migrate, openDatabase, poolOf, type Database } from "./core/database.js";
+import { createDataSource, createPool, migrate, openDatabase, type Database } from "./core/database.js";
+import { ByteBudget } from "./core/body-budget.js";
 import { createHttpApp } from "./core/http.js";
 import { type Logger, safeUrl } from "./core/logger.js";
 import cron from "node-cron";
@@ -16,7 +17,8 @@ import { reportsRoutes } from "./reports/reports.routes.js";
 import { loadTemplate } from "./unsubscribe/pages.js";
 import { unsubscribeRoutes } from "./unsubscribe/unsubscribe.routes.js";
 import { UnsubscribeService } from "./unsubscribe/unsubscribe.service.js";
-import { EventStore } from "./webhooks/event-store.js";
+import { DeliveryLookup } from "./events/delivery-lookup.js";
+import { EventStore } from "./events/event-store.js";
 import { webhookRoutes } from "./webhooks/webhook.routes.js";
 
 export interface Service {
@@ -36,25 +38,29 @@ export async function startService(config: Config, log: Logger): Promise<Service
       const applied = await migrate(database.url);
       if (applied.length > 0) log.info({ migrations: applied }, "migrations applied");
     }
-    const dataSource = createDataSource(database.url, {
-      poolSize: config.database.poolSize,
-      connectTimeoutMs: config.database.connectTimeoutMs,
-      statementTimeoutMs: config.database.statementTimeoutMs,
-    });
+    // The DataSource serves readiness and migrations; the hot paths each have a pool of their own, so a
+    // busy sender or a dashboard load waits for its own connections, never for ingest's.
+    const db = config.database;
+    const dataSource = createDataSource(database.url, { poolSize: 2, connectTimeoutMs: db.connectTimeoutMs, statementTimeoutMs: db.statementTimeoutMs });
     await dataSource.initialize();
-    const pool = poolOf(dataSource);
+    const ingestPool = createPool(database.url, { poolSize: db.poolSize, connectTimeoutMs: db.connectTimeoutMs, statementTimeoutMs: db.statementTimeoutMs, applicationName: "cio-companion-ingest" });
+    // The sender works in the background: it may wait longer for a connection than a request can.
+    const reporterPool = createPool(database.url, { poolSize: Math.min(config.reporter.concurrency + 2, 20), connectTimeoutMs: db.connectTimeoutMs * 10, statementTimeoutMs: db.statementTimeoutMs, applicationName: "cio-companion-reporter" });
+    const reportsPool = createPool(database.url, { poolSize: db.reportsPoolSize, connectTimeoutMs: db.connectTimeoutMs, statementTimeoutMs: db.statementTimeoutMs, applicationName: "cio-companion-reports" });
+    const pools = [ingestPool, reporterPool, reportsPool];
     // An idle client whose server went away emits 'error'; the pool drops it and we reconnect later.
-    pool.on("error", (err) => log.warn({ err: err.message }, "idle database connection lost"));
+    for (const pool of pools) pool.on("error", (err) => log.warn({ err: err.message }, "idle database connection lost"));
     log.info({ database: safeUrl(database.url) }, "database connected");
 
-    const store = new EventStore(pool, config.ingest, log);
+    const store = new EventStore(ingestPool, config.ingest, log);
+    const lookup = new DeliveryLookup(ingestPool);
     const track = new TrackClient({ ...config.track, connections: config.reporter.concurrency, log });
-    const sender = new OutboxSender(pool, track, config.reporter, log);
+    const sender = new OutboxSender(reporterPool, track, config.reporter, log);
     const kick = () => {
       if (config.reporter.enabled) sender.kick(); // an immediate attempt after each accepted call
     };
-    const relay = new RelayService(pool, kick);
-    const unsubscribes = new UnsubscribeService(pool, { attributes: config.unsubscribe.attributes, canIdentify: track.hasCredentials }, kick);
+    const relay = new RelayService(store, kick);
+    const unsubscribes = new UnsubscribeService(store, lookup, { attributes: config.unsubscribe.attributes, canIdentify: track.hasCredentials }, kick);
     const u = config.unsubscribe;
     const brand = { name: u.brandName, logoUrl: u.logoUrl, accent: u.accentColor, supportUrl: u.supportUrl, lang: u.lang, template: loadTemplate(u.templatePath) };
     // Every instance runs the schedule; claims (FOR UPDATE SKIP LOCKED + leases) keep them from
@@ -77,11 +83,14 @@ export async function startService(config: Config, log: Logger): Promise<Service
       [
         healthRoutes(dataSource, () => shuttingDown),
         webhookRoutes(config.webhooks, store),
-        relayRoutes(config.relay, relay),
-        unsubscribeRoutes(config.unsubscribe, brand, unsubscribes),
-        reportsRoutes(config.reports, pool),
+        relayRoutes(config.relay, relay, config.webhooks.timeoutMs),
+        unsubscribeRoutes(config.unsubscribe, brand, unsubscribes, config.webhooks.timeoutMs),
+        reportsRoutes(config.reports, reportsPool),
       ],
-      { trustProxy: config.trustProxy },
+      {
+        trustProxyHops: config.trustProxyHops,
+        bodyBudget: { budget: new ByteBudget(config.requestBodyBudgetBytes), maxBodyBytes: Math.max(config.webhooks.bodyLimitBytes, config.relay.bodyLimitBytes) },
+      },
     );
 
     const server = http.createServer(app.callback());
@@ -94,6 +103,8 @@ export async function startService(config: Config, log: Logger): Promise<Service
       // Port taken (say): undo what started, so the database closes without stray errors.
       await reporterJob?.stop();
       await sender.stop();
+      await track.close();
+      await Promise.all(pools.map((p) => p.end()));
       await dataSource.destroy();
       throw err;
     });
@@ -114,6 +125,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await sender.stop();
       await store.drained();
       await track.close();
+      await Promise.all(pools.map((p) => p.end()));
       await dataSource.destroy();
       await database.close();
     };

@@ -100,11 +100,12 @@ function recipientFor(objectType: string, email: string): string {
 }
 
 /** A person-level subscription event. */
-export function customerEvent(metric: string, o: { timestamp?: number; eventId?: string; cioId?: string; content?: string } = {}): Json {
+export function customerEvent(metric: string, o: { timestamp?: number; eventId?: string; cioId?: string; content?: string; person?: { id: string; email: string; cioId: string } } = {}): Json {
+  const person = o.person ?? { id: "42", email: "test@example.com", cioId: o.cioId ?? "d9c106000001" };
   const data: Json = {
-    customer_id: "42",
-    email_address: "test@example.com",
-    identifiers: { id: "42", email: "test@example.com", cio_id: o.cioId ?? "d9c106000001" },
+    customer_id: person.id,
+    email_address: person.email,
+    identifiers: { id: person.id, email: person.email, cio_id: person.cioId },
   };
   if (metric === "cio_subscription_preferences_changed") data["content"] = o.content ?? JSON.stringify({ topic_1: true, topic_2: false });
   return { event_id: o.eventId ?? eventId(), object_type: "customer", metric, timestamp: o.timestamp ?? Math.floor(Date.now() / 1000), data };

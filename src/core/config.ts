@@ -64,6 +64,7 @@ const envSchema = z.object({
   MIGRATIONS_RUN: bool(true),
 
   DB_POOL_SIZE: int(10, 1, 200),
+  DB_REPORTS_POOL_SIZE: int(4, 1, 100),
   DB_CONNECT_TIMEOUT_MS: int(1000, 100, 60_000),
   DB_STATEMENT_TIMEOUT_MS: int(2000, 100, 600_000),
 
@@ -75,6 +76,8 @@ const envSchema = z.object({
 
   INGEST_MAX_BATCH: int(200, 1, 5000),
   INGEST_MAX_IN_FLIGHT: int(1, 1, 64),
+  INGEST_MAX_QUEUE: int(10_000, 1, 1_000_000),
+  REQUEST_BODY_BUDGET: byteSize("64mb"),
 
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
 
@@ -102,7 +105,17 @@ const envSchema = z.object({
   REPORTER_BACKOFF_BASE_MS: int(1000, 10, 600_000),
   REPORTER_BACKOFF_MAX_MS: int(3_600_000, 100, 86_400_000),
 
-  TRUST_PROXY: bool(false),
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const t = (v ?? "").trim().toLowerCase();
+      if (t === "" || t === "false" || t === "0" || t === "no") return 0;
+      if (t === "true" || t === "yes") return 1;
+      if (/^\d{1,2}$/.test(t)) return Number(t);
+      ctx.addIssue({ code: "custom", message: `must be false, true (one proxy) or the number of proxies in front of the service, got "${v}"` });
+      return z.NEVER;
+    }),
   UNSUBSCRIBE_BRAND_NAME: z.string().optional().default("our messages"),
   UNSUBSCRIBE_LOGO_URL: z.string().optional().refine((v) => !v || /^https:\/\/[^\s"'<>]+$/.test(v), "must be an https:// URL"),
   UNSUBSCRIBE_ACCENT_COLOR: z.string().optional().default("#1f4fd1").refine((v) => /^#[0-9a-fA-F]{6}$/.test(v), "must be a colour like #1f4fd1"),
@@ -125,6 +138,7 @@ const envSchema = z.object({
     }),
   UNSUBSCRIBE_RECORD_CLIENT: bool(false),
   UNSUBSCRIBE_RATE_LIMIT: int(20, 1, 100_000),
+  UNSUBSCRIBE_UNKNOWN_RATE_LIMIT: int(600, 1, 1_000_000),
   UNSUBSCRIBE_SECRET: z.string().optional(),
 
   REPORTS_CREDENTIALS: csv.refine((pairs) => pairs.every((p) => /^[^:]+:.+$/.test(p)), "must be comma-separated user:password pairs"),
@@ -144,7 +158,10 @@ export interface Config {
     embeddedPort: number;
     embeddedDir: string;
     runMigrations: boolean;
+    /** Connections for ingest (webhooks, relay, unsubscribes). */
     poolSize: number;
+    /** Connections for the reports API and the dashboard. */
+    reportsPoolSize: number;
     connectTimeoutMs: number;
     statementTimeoutMs: number;
   };
@@ -157,7 +174,10 @@ export interface Config {
     bodyLimitBytes: number;
     timeoutMs: number;
   };
-  ingest: { maxBatch: number; maxInFlight: number };
+  /** Group commit: batch size, batches in flight, and writes waiting (past it, 503 at once). */
+  ingest: { maxBatch: number; maxInFlight: number; maxQueue: number };
+  /** Request-body bytes held at once across all requests (past it, 503 at once). */
+  requestBodyBudgetBytes: number;
   shutdownTimeoutMs: number;
   track: {
     siteId: string | undefined;
@@ -176,8 +196,11 @@ export interface Config {
     /** user:password pairs; empty = served to loopback clients only. */
     credentials: string[];
   };
-  /** Honour X-Forwarded-For / -Proto (only behind a proxy you control). */
-  trustProxy: boolean;
+  /**
+   * How many proxies of yours stand in front of the service: the client address is the one the
+   * outermost of them saw (that many entries from the right of X-Forwarded-For). 0 = none: the socket's.
+   */
+  trustProxyHops: number;
   unsubscribe: {
     brandName: string;
     logoUrl: string | null;
@@ -187,7 +210,10 @@ export interface Config {
     templatePath: string | undefined;
     attributes: Record<string, unknown> | null;
     recordClient: boolean;
+    /** POSTs for unknown delivery ids per client address per minute (known deliveries are not limited). */
     rateLimitPerMinute: number;
+    /** POSTs for unknown delivery ids per minute, all addresses together. */
+    unknownRateLimitPerMinute: number;
     /** Signs the page's resubscribe tokens; derived from the signing keys unless UNSUBSCRIBE_SECRET is set. */
     secret: string;
   };
@@ -236,6 +262,7 @@ function databaseConfig(e: z.infer<typeof envSchema>): Config["database"] {
     embeddedDir: path.resolve(PROJECT_ROOT, e.EMBEDDED_PG_DIR ?? path.join(e.DATA_DIR, "postgres")),
     runMigrations: e.MIGRATIONS_RUN,
     poolSize: e.DB_POOL_SIZE,
+    reportsPoolSize: e.DB_REPORTS_POOL_SIZE,
     connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
   };
@@ -301,7 +328,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       bodyLimitBytes: e.WEBHOOK_BODY_LIMIT,
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
     },
-    ingest: { maxBatch: e.INGEST_MAX_BATCH, maxInFlight: e.INGEST_MAX_IN_FLIGHT },
+    ingest: { maxBatch: e.INGEST_MAX_BATCH, maxInFlight: e.INGEST_MAX_IN_FLIGHT, maxQueue: e.INGEST_MAX_QUEUE },
+    requestBodyBudgetBytes: e.REQUEST_BODY_BUDGET,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     track: {
       siteId: e.CIO_SITE_ID || undefined,
@@ -325,7 +353,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       backoffMaxMs: e.REPORTER_BACKOFF_MAX_MS,
     },
     reports: { credentials: e.REPORTS_CREDENTIALS },
-    trustProxy: e.TRUST_PROXY,
+    trustProxyHops: e.TRUST_PROXY,
     unsubscribe: {
       brandName: e.UNSUBSCRIBE_BRAND_NAME,
       logoUrl: e.UNSUBSCRIBE_LOGO_URL || null,
@@ -336,6 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       attributes: e.UNSUBSCRIBE_ATTRIBUTES,
       recordClient: e.UNSUBSCRIBE_RECORD_CLIENT,
       rateLimitPerMinute: e.UNSUBSCRIBE_RATE_LIMIT,
+      unknownRateLimitPerMinute: e.UNSUBSCRIBE_UNKNOWN_RATE_LIMIT,
       // Every instance derives the same secret from the shared signing key, so a page served by one
       // instance can be posted to another.
       secret: e.UNSUBSCRIBE_SECRET || (signingKeys[0] ? createHmac("sha256", signingKeys[0]).update("cio-companion:unsubscribe-token").digest("hex") : randomBytes(32).toString("hex")),

@@ -1,6 +1,6 @@
 // Owns the connection to PostgreSQL: which server (external or embedded), the TypeORM DataSource and
 // its pg pool settings, migrations, and readiness.
-import type pg from "pg";
+import pg from "pg";
 import { DataSource } from "typeorm";
 import type { DataSourceOptions } from "typeorm";
 type PostgresConnectionOptions = Extract<DataSourceOptions, { type: "postgres" }>;
@@ -40,16 +40,31 @@ export function dataSourceOptions(url: string, pool: PoolSettings): PostgresConn
     poolSize: pool.poolSize,
     connectTimeoutMS: pool.connectTimeoutMs,
     applicationName: pool.applicationName ?? "cio-companion",
-    extra: {
-      // Server-side limit plus a client-side one a little later: a stalled server or network still
-      // turns into an error (and a 503) instead of a hang.
-      statement_timeout: pool.statementTimeoutMs || undefined,
-      query_timeout: pool.statementTimeoutMs ? pool.statementTimeoutMs + 500 : undefined,
-      idle_in_transaction_session_timeout: 60_000,
-      idleTimeoutMillis: 30_000,
-      keepAlive: true,
-    },
+    extra: pgSettings(pool),
   };
+}
+
+/** The pg settings shared by the DataSource's pool and the service's own pools. */
+function pgSettings(pool: PoolSettings) {
+  return {
+    connectionTimeoutMillis: pool.connectTimeoutMs,
+    application_name: pool.applicationName ?? "cio-companion",
+    // Server-side limit plus a client-side one a little later: a stalled server or network still
+    // turns into an error (and a 503) instead of a hang.
+    statement_timeout: pool.statementTimeoutMs || undefined,
+    query_timeout: pool.statementTimeoutMs ? pool.statementTimeoutMs + 500 : undefined,
+    idle_in_transaction_session_timeout: 60_000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+  };
+}
+
+/**
+ * A pool of its own for one part of the service (ingest, the outbox sender, reports), so that a busy
+ * part waits for its own connections and never takes another's.
+ */
+export function createPool(url: string, pool: PoolSettings): pg.Pool {
+  return new pg.Pool({ connectionString: url, max: pool.poolSize, ...pgSettings(pool) });
 }
 
 export function createDataSource(url: string, pool: PoolSettings): DataSource {

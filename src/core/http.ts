@@ -1,23 +1,39 @@
 // Owns the Koa application shell: request ids, one access-log line per request, and the single place
-// where errors become responses. Capabilities mount their routers on it; nothing here knows them.
+// where errors become responses: JSON for APIs, or the HTML page of the route's family when the route
+// set one (ctx.state.errorPage) and the client did not ask for JSON; the same status either way.
+// Capabilities mount their routers on it; nothing here knows them.
 import { randomUUID } from "node:crypto";
 import type Router from "@koa/router";
 import Koa from "koa";
-import { HttpError } from "./errors.js";
+import { bodyBudget, type ByteBudget } from "./body-budget.js";
+import { HttpError, toHttpError } from "./errors.js";
 import type { Logger } from "./logger.js";
 
 export interface AppState {
   requestId: string;
   log: Logger;
+  /** Set by page routes: renders an error as their HTML page (and sets its headers). */
+  errorPage?: ErrorPage;
 }
 
 export type AppContext = Koa.ParameterizedContext<AppState>;
+export type ErrorPage = (error: HttpError, ctx: AppContext) => string;
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-export function createHttpApp(log: Logger, routers: Router<AppState>[], options: { trustProxy?: boolean } = {}): Koa<AppState> {
+export interface HttpAppOptions {
+  /** Proxies of yours in front of the service (X-Forwarded-For entries trusted from the right). */
+  trustProxyHops?: number;
+  /** Request-body bytes held at once across all requests, and the largest body any route takes. */
+  bodyBudget?: { budget: ByteBudget; maxBodyBytes: number };
+}
+
+export function createHttpApp(log: Logger, routers: Router<AppState>[], options: HttpAppOptions = {}): Koa<AppState> {
   const app = new Koa<AppState>({ asyncLocalStorage: false });
-  app.proxy = options.trustProxy ?? false;
+  // Koa reads the client address as the leftmost of the last `maxIpsCount` X-Forwarded-For entries:
+  // the address our outermost proxy saw. Entries a client adds itself are further left, and ignored.
+  app.proxy = (options.trustProxyHops ?? 0) > 0;
+  app.maxIpsCount = options.trustProxyHops ?? 0;
   app.silent = true; // errors are logged by the middleware below, once
 
   app.use(async (ctx, next) => {
@@ -28,6 +44,11 @@ export function createHttpApp(log: Logger, routers: Router<AppState>[], options:
     ctx.set("x-request-id", ctx.state.requestId);
     try {
       await next();
+      if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
+        // The router knows the path but not the method (501 for a method it has no route of at all).
+        const allow = ctx.response.get("allow");
+        throw new HttpError(405, "method_not_allowed", `${ctx.method} is not allowed here; use ${allow || "another method"}`, { allow });
+      }
       if (ctx.status === 404 && ctx.body == null) throw new HttpError(404, "not_found", `No route for ${ctx.method} ${ctx.path}`);
     } catch (err) {
       respondWithError(ctx, err);
@@ -38,39 +59,25 @@ export function createHttpApp(log: Logger, routers: Router<AppState>[], options:
     else ctx.state.log.info(line, "request");
   });
 
-  for (const router of routers) app.use(router.routes()).use(router.allowedMethods({ throw: true }));
+  if (options.bodyBudget) app.use(bodyBudget(options.bodyBudget.budget, options.bodyBudget.maxBodyBytes));
+  for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
   return app;
 }
 
+/** A request whose body is JSON, or that asks for JSON before HTML, gets JSON errors even from a page route. */
+const wantsJson = (ctx: AppContext) => Boolean(ctx.is("application/json", "+json")) || ctx.accepts("html", "json") === "json";
+
 function respondWithError(ctx: AppContext, err: unknown): void {
-  let status = 500;
-  let code = "internal_error";
-  let message = "Internal error";
-  let extra: Record<string, unknown> = {};
-  if (err instanceof HttpError) {
-    extra = err.extra;
-    ({ status, code, message } = err);
-    for (const [k, v] of Object.entries(err.headers)) ctx.set(k, v);
-  } else if (isHttpishError(err)) {
-    // Errors from Koa, the router (405, 501) and body parsers carry an expose-able status.
-    status = err.status;
-    code = status === 413 ? "payload_too_large" : status === 415 ? "unsupported_media_type" : status === 405 ? "method_not_allowed" : "bad_request";
-    message = err.expose ? err.message : (STATUS_TEXT[status] ?? "Request rejected");
-    if (err.headers) for (const [k, v] of Object.entries(err.headers)) ctx.set(k, String(v));
+  const { error, unexpected } = toHttpError(err);
+  if (unexpected) ctx.state.log?.error({ err }, "unhandled error");
+  else if (error.status === 503) ctx.state.log?.warn({ err: (err as Error)?.message }, "answering 503");
+  // Headers the failed handler set (a page's CSP, a content type) do not belong to the error answer.
+  for (const name of Object.keys(ctx.response.headers)) if (name !== "x-request-id") ctx.remove(name);
+  for (const [k, v] of Object.entries(error.headers)) if (v !== "") ctx.set(k, v);
+  ctx.status = error.status;
+  if (ctx.state.errorPage && !wantsJson(ctx)) {
+    ctx.body = ctx.state.errorPage(error, ctx);
+    return;
   }
-  if (status >= 500 && !(err instanceof HttpError)) ctx.state.log?.error({ err }, "unhandled error");
-  ctx.status = status;
-  ctx.body = { ...extra, error: code, message, requestId: ctx.state.requestId };
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  400: "Bad request",
-  405: "Method not allowed",
-  413: "Request body too large",
-  415: "Unsupported content type",
-};
-
-function isHttpishError(err: unknown): err is { status: number; message: string; expose?: boolean; headers?: Record<string, unknown> } {
-  const status = (err as { status?: unknown })?.status;
-  return typeof status === "number" && status >= 400 && status < 500;
+  ctx.body = { ...error.extra, error: error.code, message: error.message, requestId: ctx.state.requestId };
 }

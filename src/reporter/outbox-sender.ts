@@ -1,5 +1,6 @@
-// Owns delivering the outbox to Customer.io: claim due rows, send each (or a batch of push metrics) at
-// the configured rate with bounded concurrency, and record the outcome. Retryable failures back off
+// Owns delivering the outbox to Customer.io: claim due rows a round at a time (urgent calls first, one
+// call in flight per ordering key), send each (or a batch of push metrics) at the configured rate with
+// bounded concurrency, keep the round's leases alive meanwhile, and record the outcome under the lease. Retryable failures back off
 // exponentially with jitter (or as long as Retry-After says); permanent failures (400, 401, 404, ...)
 // and exhausted attempts go to dead letters with the last status and answer kept.
 import { randomUUID } from "node:crypto";
@@ -7,7 +8,7 @@ import os from "node:os";
 import type pg from "pg";
 import type { ReporterConfig } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
-import { claim, markDelivered, markFailed, release, type Failure, type OutboxRow } from "./outbox.repository.js";
+import { claim, extendLeases, markDelivered, markFailed, release, type Failure, type OutboxRow } from "./outbox.repository.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { TrackError, type TrackClient, type V2DeliveryItem } from "./track-client.js";
 
@@ -25,6 +26,10 @@ export class OutboxSender {
   private running?: Promise<DrainResult>;
   private again = false;
   private stopping = false;
+  private rounds = 0;
+  /** Lease tokens of the rounds being worked on: their leases are kept alive. */
+  private active = new Set<string>();
+  private heartbeat?: NodeJS.Timeout;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -52,60 +57,108 @@ export class OutboxSender {
     return this.running;
   }
 
-  /** Stops claiming; resolves when the sends in progress are recorded. */
+  /** Stops claiming and starting calls; resolves when the calls in progress are recorded. */
   async stop(): Promise<void> {
     this.stopping = true;
     await this.running?.catch(() => undefined);
   }
 
+  /** Rows are claimed a round at a time, each round under a lease token of its own. */
+  private claimRound(limit: number): { token: string; rows: Promise<OutboxRow[]> } {
+    const token = `${this.id}:${++this.rounds}`;
+    this.active.add(token);
+    const rows = claim(this.pool, limit, this.config.leaseSeconds, token);
+    // A round claimed ahead may fail before it is awaited; Node would treat that as an unhandled
+    // rejection and exit. Awaiting it below still throws.
+    rows.catch(() => undefined);
+    return { token, rows };
+  }
+
+  /**
+   * Leases are kept alive while a round is worked on (a long Retry-After pause included), so another
+   * instance never takes rows this one may still send. If this process dies, they run out.
+   */
+  private keepLeases(): void {
+    if (this.heartbeat) return;
+    const every = Math.max(1000, (this.config.leaseSeconds * 1000) / 3);
+    this.heartbeat = setInterval(() => {
+      extendLeases(this.pool, [...this.active], this.config.leaseSeconds).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, "could not extend outbox leases"));
+    }, every);
+    this.heartbeat.unref();
+  }
+
   private async drainLoop(): Promise<DrainResult> {
     const total: DrainResult = { delivered: 0, retried: 0, dead: 0 };
     const itemsPerJob = this.config.pushMode === "batch" ? this.config.batchSize : 1;
-    // About a second of work per claim, and never more than can be sent well within the lease.
+    // About a second of work per round, and never more than can be sent well within the lease. An
+    // urgent call (an unsubscribe) queued now waits for the rows already claimed: one round at most.
     const jobs = Math.min(Math.max(this.config.concurrency * 2, this.config.rateLimit), Math.floor((this.config.rateLimit * this.config.leaseSeconds) / 4));
     const limit = Math.max(1, jobs * itemsPerJob);
-    const claimNext = () => {
-      const claimed = claim(this.pool, limit, this.config.leaseSeconds, this.id);
-      // A prefetched claim may fail before it is awaited; Node would treat that as an unhandled
-      // rejection and exit. Awaiting it below still throws.
-      claimed.catch(() => undefined);
-      return claimed;
-    };
-    do {
-      this.again = false;
-      let next = claimNext();
-      while (!this.stopping) {
-        const rows = await next;
-        if (rows.length === 0) break;
-        // Claim the next round while this one is sent, so the sending never pauses between rounds.
-        next = claimNext();
-        const result = await this.sendAll(rows);
-        total.delivered += result.delivered;
-        total.retried += result.retried;
-        total.dead += result.dead;
+    this.keepLeases();
+    try {
+      do {
+        this.again = false;
+        let round = this.claimRound(limit);
+        while (!this.stopping) {
+          const rows = await round.rows;
+          if (rows.length === 0) {
+            this.active.delete(round.token);
+            break;
+          }
+          // The next round is claimed once every call of this one has started, so sending never
+          // pauses between rounds and an urgent call waits behind one round at most.
+          let next: ReturnType<OutboxSender["claimRound"]> | undefined;
+          const result = await this.sendAll(rows, round.token, () => {
+            if (!this.stopping) next = this.claimRound(limit);
+          });
+          this.active.delete(round.token);
+          total.delivered += result.delivered;
+          total.retried += result.retried;
+          total.dead += result.dead;
+          if (!next) break;
+          round = next;
+        }
+        if (this.stopping) {
+          // Rows claimed but not started go back at once, instead of waiting for their lease.
+          const unsent = await round.rows.catch(() => [] as OutboxRow[]);
+          await release(this.pool, unsent.map((r) => r.id), round.token).catch(() => undefined);
+          this.active.delete(round.token);
+        }
+      } while (this.again && !this.stopping);
+    } finally {
+      if (this.active.size === 0 && this.heartbeat) {
+        clearInterval(this.heartbeat);
+        this.heartbeat = undefined;
       }
-      if (this.stopping) {
-        const unsent = await next.catch(() => [] as OutboxRow[]);
-        await release(this.pool, unsent.map((r) => r.id)).catch(() => undefined); // else they wait for their lease
-      }
-    } while (this.again && !this.stopping);
+    }
     return total;
   }
 
-  private async sendAll(rows: OutboxRow[]): Promise<DrainResult> {
+  private async sendAll(rows: OutboxRow[], token: string, allStarted: () => void): Promise<DrainResult> {
     const jobs = this.jobsFor(rows);
     const result: DrainResult = { delivered: 0, retried: 0, dead: 0 };
     let next = 0;
+    let announced = false;
+    const unstarted: string[] = [];
     const worker = async () => {
       while (next < jobs.length) {
         const job = jobs[next++]!;
-        const outcome = await this.run(job);
+        if (next === jobs.length && !announced) {
+          announced = true;
+          allStarted();
+        }
+        if (this.stopping) {
+          unstarted.push(...job.rows.map((r) => r.id));
+          continue;
+        }
+        const outcome = await this.run(job, token);
         result.delivered += outcome.delivered;
         result.retried += outcome.retried;
         result.dead += outcome.dead;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.config.concurrency, jobs.length) }, worker));
+    if (unstarted.length > 0) await release(this.pool, unstarted, token).catch(() => undefined);
     return result;
   }
 
@@ -152,21 +205,22 @@ export class OutboxSender {
     return jobs;
   }
 
-  private async run(job: Job): Promise<DrainResult> {
+  private async run(job: Job, token: string): Promise<DrainResult> {
     let res: Awaited<ReturnType<Job["send"]>>;
     try {
-      await this.limiter.take();
+      await this.limiter.take(job.rows.map((r) => r.id), token);
       res = await job.send();
     } catch (err) {
-      return this.recordFailure(job, err);
+      return this.recordFailure(job, token, err);
     }
     const failed = res.failedIndexes ?? new Map<number, string>();
     const delivered = job.rows.filter((_, i) => !failed.has(i));
     // A 207 names the items Customer.io rejected: those are permanent failures of their own rows.
     const rejected = job.rows.flatMap((r, i) => (failed.has(i) ? [{ id: r.id, dead: true, nextAttemptInMs: 0, status: 207, error: failed.get(i)! }] : []));
     try {
-      await markDelivered(this.pool, delivered.map((r) => r.id), res.status);
-      await markFailed(this.pool, rejected);
+      const recorded = await markDelivered(this.pool, delivered.map((r) => r.id), res.status, token);
+      if (recorded < delivered.length) this.log.warn({ rows: delivered.length - recorded }, "sent, but the lease had been taken over: another sender owns those rows now");
+      await markFailed(this.pool, rejected, token);
     } catch (dbErr) {
       // Customer.io has the call; only our record of it failed. The lease runs out and the rows are
       // sent again (the at-least-once window), which is better than marking a success as a failure.
@@ -176,15 +230,17 @@ export class OutboxSender {
     return { delivered: delivered.length, retried: 0, dead: rejected.length };
   }
 
-  private async recordFailure(job: Job, err: unknown): Promise<DrainResult> {
+  private async recordFailure(job: Job, token: string, err: unknown): Promise<DrainResult> {
     const e = err instanceof TrackError ? err : new TrackError((err as Error).message, true);
     if (e.status === 429) await this.limiter.pause(e.retryAfterMs ?? this.config.backoffBaseMs).catch(() => undefined);
+    // `attempts` was counted when the request's slot was reserved: this one is included.
     const failures: Failure[] = job.rows.map((row) => {
-      const dead = !e.retryable || row.attempts >= this.config.maxAttempts;
-      return { id: row.id, dead, nextAttemptInMs: e.retryAfterMs ?? this.backoff(row.attempts), status: e.status ?? null, error: e.body ?? e.message };
+      const attempts = row.attempts + 1;
+      const dead = !e.retryable || attempts >= this.config.maxAttempts;
+      return { id: row.id, dead, nextAttemptInMs: e.retryAfterMs ?? this.backoff(attempts), status: e.status ?? null, error: e.body ?? e.message };
     });
     try {
-      await markFailed(this.pool, failures);
+      await markFailed(this.pool, failures, token);
     } catch (dbErr) {
       // The lease will run out and the rows will be tried again: nothing is lost.
       this.log.error({ err: dbErr }, "could not record an outbox failure");

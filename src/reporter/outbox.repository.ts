@@ -1,6 +1,7 @@
-// Owns the outbox's SQL: enqueue (inside the caller's transaction), claim with FOR UPDATE SKIP LOCKED
-// and a lease (so several instances never take the same row, and a crashed sender's rows come back),
-// and the outcomes: delivered, retry later, dead letter.
+// Owns the outbox's SQL: claiming due rows (most urgent first, one call in flight per ordering key,
+// older calls of a key superseded by its newest), leases that the sender keeps alive while it works,
+// and the outcomes, each fenced by the lease: a sender whose lease was taken over cannot change a row
+// any more. (Rows are queued by the event store, in the same statement as their event.)
 import type pg from "pg";
 import type { OutboxKind, OutboxStatus } from "../../entities/outbox-item.entity.js";
 
@@ -11,6 +12,8 @@ export interface OutboxRow {
   event_id: string | null;
   kind: OutboxKind;
   delivery_id: string | null;
+  ordering_key: string | null;
+  priority: number;
   payload: Record<string, unknown>;
   status: OutboxStatus;
   attempts: number;
@@ -26,87 +29,145 @@ export interface NewOutboxItem {
   kind: OutboxKind;
   deliveryId: string | null;
   payload: Record<string, unknown>;
+  orderingKey?: string | null;
+  priority?: number;
 }
 
-/** Queues calls; a call for an event already queued (or sent) is not queued again. */
+/** Queues calls outside the write path (benchmarks, tools); a call for an event already queued is not queued again. */
 export async function enqueue(db: Queryable, items: readonly NewOutboxItem[]): Promise<number> {
   if (items.length === 0) return 0;
   const result = await db.query(
-    `INSERT INTO outbox (event_id, kind, delivery_id, payload)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])
+    `INSERT INTO outbox (event_id, kind, delivery_id, payload, ordering_key, priority)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::smallint[])
      ON CONFLICT (event_id) DO NOTHING`,
-    [items.map((i) => i.eventId), items.map((i) => i.kind), items.map((i) => i.deliveryId), items.map((i) => JSON.stringify(i.payload))],
+    [items.map((i) => i.eventId), items.map((i) => i.kind), items.map((i) => i.deliveryId), items.map((i) => JSON.stringify(i.payload)), items.map((i) => i.orderingKey ?? null), items.map((i) => i.priority ?? 1)],
+  );
+  return result.rowCount ?? 0;
+}
+
+const ROW = `o.id, o.event_id, o.kind, o.delivery_id, o.ordering_key, o.priority, o.payload, o.status, o.attempts, o.next_attempt_at,
+  o.last_status, o.last_error, o.created_at, o.delivered_at`;
+
+/**
+ * Takes up to `limit` due rows under the lease `token`, most urgent first (priority, then due time). For
+ * a call with an ordering key (an unsubscribe, an attribute update), only the key's newest pending row
+ * is sent, and only while no other row of the key is in flight; older pending rows of the key are
+ * marked `superseded` (the newest carries the latest state). Claims are serialised across instances by
+ * an advisory lock, so two instances never put two rows of one key in flight. The claim commits at
+ * once; the sender keeps the lease alive (extendLeases) while it works; if it dies, the lease runs out
+ * and any instance takes the rows again.
+ */
+export async function claim(db: Pick<pg.Pool, "connect">, limit: number, leaseSeconds: number, token: string): Promise<OutboxRow[]> {
+  const client = await db.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('cio-companion:outbox-claim'))");
+    await client.query(
+      `UPDATE outbox o SET status = 'superseded', updated_at = now()
+       WHERE o.status = 'pending' AND o.ordering_key IS NOT NULL AND (o.locked_until IS NULL OR o.locked_until < now())
+         AND EXISTS (SELECT 1 FROM outbox n WHERE n.ordering_key = o.ordering_key AND n.status = 'pending' AND n.id > o.id)`,
+    );
+    const { rows } = await client.query<OutboxRow>(
+      `UPDATE outbox o
+       SET locked_until = now() + make_interval(secs => $2), locked_by = $3, updated_at = now()
+       WHERE o.id IN (
+         SELECT c.id FROM outbox c
+         WHERE c.status = 'pending' AND c.next_attempt_at <= now() AND (c.locked_until IS NULL OR c.locked_until < now())
+           AND (c.ordering_key IS NULL OR NOT EXISTS (
+             SELECT 1 FROM outbox f WHERE f.ordering_key = c.ordering_key AND f.status = 'pending' AND f.id <> c.id AND f.locked_until >= now()))
+         ORDER BY c.priority, c.next_attempt_at, c.id
+         LIMIT $1
+         FOR UPDATE SKIP LOCKED)
+       RETURNING ${ROW}`,
+      [limit, leaseSeconds, token],
+    );
+    await client.query("COMMIT");
+    return rows.sort((a, b) => a.priority - b.priority || Number(a.id) - Number(b.id));
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Keeps the leases of rows still being worked on alive; returns how many rows they hold. */
+export async function extendLeases(db: Queryable, tokens: readonly string[], leaseSeconds: number): Promise<number> {
+  if (tokens.length === 0) return 0;
+  const result = await db.query(
+    `UPDATE outbox SET locked_until = now() + make_interval(secs => $2) WHERE locked_by = ANY($1::text[]) AND status = 'pending'`,
+    [tokens, leaseSeconds],
   );
   return result.rowCount ?? 0;
 }
 
 /**
- * Takes up to `limit` due rows for this sender. The claim commits at once: the row stays `pending`
- * with a lease (`locked_until`); if the sender dies, the lease runs out and any instance takes it again.
- * `attempts` counts claims, so a row that crashes its sender every time still ends in dead letters.
+ * Counts an attempt for rows about to be sent, and reserves the next request slot of the rate limit
+ * shared by every instance (one row of rate_limits, slots 1/rate apart): one round trip. Returns how
+ * long to wait for the slot; rows whose lease `token` no longer holds are left alone.
  */
-export async function claim(db: Queryable, limit: number, leaseSeconds: number, sender: string): Promise<OutboxRow[]> {
-  const { rows } = await db.query<OutboxRow>(
-    `UPDATE outbox o
-     SET locked_until = now() + make_interval(secs => $2), locked_by = $3, attempts = o.attempts + 1, updated_at = now()
-     WHERE o.id IN (
-       SELECT id FROM outbox
-       WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
-       ORDER BY next_attempt_at, id
-       LIMIT $1
-       FOR UPDATE SKIP LOCKED)
-     RETURNING o.id, o.event_id, o.kind, o.delivery_id, o.payload, o.status, o.attempts, o.next_attempt_at,
-               o.last_status, o.last_error, o.created_at, o.delivered_at`,
-    [limit, leaseSeconds, sender],
-  );
-  return rows.sort((a, b) => Number(a.id) - Number(b.id));
+export async function reserveAttempt(db: Queryable, ids: readonly string[], token: string, limiter: string, perSecond: number): Promise<number> {
+  const { rows } = await db.query<{ wait_ms: number }>({
+    name: "outbox-reserve-attempt",
+    text: `WITH attempt AS (
+             UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[]) AND locked_by = $2 AND status = 'pending'
+           )
+           INSERT INTO rate_limits AS r (name, next_slot) VALUES ($3, clock_timestamp() + make_interval(secs => $4))
+           ON CONFLICT (name) DO UPDATE SET next_slot = GREATEST(r.next_slot, clock_timestamp()) + make_interval(secs => $4)
+           RETURNING extract(epoch FROM (r.next_slot - make_interval(secs => $4) - clock_timestamp())) * 1000 AS wait_ms`,
+    values: [ids, token, limiter, 1 / perSecond],
+  });
+  return Math.max(0, Number(rows[0]?.wait_ms ?? 0));
 }
 
-/** Gives claimed rows back unsent (a sender stopping): due at once, the claim not counted as an attempt. */
-export async function release(db: Queryable, ids: readonly string[]): Promise<void> {
+/** Gives claimed rows back unsent (a sender stopping): due at once. */
+export async function release(db: Queryable, ids: readonly string[], token: string): Promise<void> {
   if (ids.length === 0) return;
   await db.query(
-    `UPDATE outbox SET locked_until = NULL, locked_by = NULL, attempts = greatest(attempts - 1, 0), updated_at = now()
-     WHERE id = ANY($1::bigint[]) AND status = 'pending'`,
-    [ids],
+    `UPDATE outbox SET locked_until = NULL, locked_by = NULL, updated_at = now()
+     WHERE id = ANY($1::bigint[]) AND locked_by = $2 AND status = 'pending'`,
+    [ids, token],
   );
 }
 
-export async function markDelivered(db: Queryable, ids: readonly string[], status: number): Promise<void> {
-  if (ids.length === 0) return;
-  await db.query(
+/** Records calls Customer.io accepted; only rows still held under `token`. Returns how many. */
+export async function markDelivered(db: Queryable, ids: readonly string[], status: number, token: string): Promise<number> {
+  if (ids.length === 0) return 0;
+  const result = await db.query(
     `UPDATE outbox SET status = 'delivered', delivered_at = now(), locked_until = NULL, last_status = $2, last_error = NULL, updated_at = now()
-     WHERE id = ANY($1::bigint[])`,
-    [ids, status],
+     WHERE id = ANY($1::bigint[]) AND locked_by = $3 AND status = 'pending'`,
+    [ids, status, token],
   );
+  return result.rowCount ?? 0;
 }
 
 export interface Failure {
   id: string;
-  /** null = retry at nextAttemptAt; otherwise the row goes to dead letters. */
+  /** false = retry after nextAttemptInMs; true = the row goes to dead letters. */
   dead: boolean;
   nextAttemptInMs: number;
   status: number | null;
   error: string;
 }
 
-export async function markFailed(db: Queryable, failures: readonly Failure[]): Promise<void> {
-  if (failures.length === 0) return;
-  await db.query(
+/** Records failed calls (retry later, or dead letter); only rows still held under `token`. */
+export async function markFailed(db: Queryable, failures: readonly Failure[], token: string): Promise<number> {
+  if (failures.length === 0) return 0;
+  const result = await db.query(
     `UPDATE outbox o
      SET status = CASE WHEN f.dead THEN 'dead' ELSE 'pending' END,
          next_attempt_at = now() + make_interval(secs => f.delay_ms / 1000.0),
          locked_until = NULL, last_status = f.status, last_error = left(f.error, 2000), updated_at = now()
      FROM unnest($1::bigint[], $2::bool[], $3::float8[], $4::int[], $5::text[]) AS f(id, dead, delay_ms, status, error)
-     WHERE o.id = f.id`,
-    [failures.map((f) => f.id), failures.map((f) => f.dead), failures.map((f) => f.nextAttemptInMs), failures.map((f) => f.status), failures.map((f) => f.error)],
+     WHERE o.id = f.id AND o.locked_by = $6 AND o.status = 'pending'`,
+    [failures.map((f) => f.id), failures.map((f) => f.dead), failures.map((f) => f.nextAttemptInMs), failures.map((f) => f.status), failures.map((f) => f.error), token],
   );
+  return result.rowCount ?? 0;
 }
 
 export async function list(db: Queryable, status: OutboxStatus, limit: number): Promise<OutboxRow[]> {
   const { rows } = await db.query<OutboxRow>(
-    `SELECT id, event_id, kind, delivery_id, payload, status, attempts, next_attempt_at, last_status, last_error, created_at, delivered_at
-     FROM outbox WHERE status = $1 ORDER BY id LIMIT $2`,
+    `SELECT ${ROW} FROM outbox o WHERE status = $1 ORDER BY id LIMIT $2`,
     [status, limit],
   );
   return rows;
@@ -122,8 +183,8 @@ export async function retryDead(db: Queryable, ids: readonly string[] | "all"): 
   return result.rowCount ?? 0;
 }
 
-/** Deletes dead letters, or delivered rows, older than the given age. */
-export async function purge(db: Queryable, status: "dead" | "delivered", olderThanDays: number): Promise<number> {
+/** Deletes dead letters, or delivered (or superseded) rows, older than the given age. */
+export async function purge(db: Queryable, status: "dead" | "delivered" | "superseded", olderThanDays: number): Promise<number> {
   const result = await db.query(`DELETE FROM outbox WHERE status = $1 AND updated_at < now() - make_interval(days => $2)`, [status, olderThanDays]);
   return result.rowCount ?? 0;
 }
@@ -133,6 +194,7 @@ export async function counts(db: Queryable): Promise<Record<OutboxStatus, number
     `SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending,
             count(*) FILTER (WHERE status = 'delivered')::int AS delivered,
             count(*) FILTER (WHERE status = 'dead')::int AS dead,
+            count(*) FILTER (WHERE status = 'superseded')::int AS superseded,
             count(*) FILTER (WHERE status = 'pending' AND next_attempt_at <= now())::int AS due,
             extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending'))::float8 AS oldest_pending_seconds
      FROM outbox`,

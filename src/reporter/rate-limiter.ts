@@ -3,6 +3,7 @@
 // PostgreSQL (one row per limit), so the limit holds for all instances together; pause() pushes the
 // next slot out for everyone (a 429 with Retry-After).
 import type pg from "pg";
+import { reserveAttempt } from "./outbox.repository.js";
 
 export class RateLimiter {
   constructor(
@@ -11,16 +12,9 @@ export class RateLimiter {
     private readonly name = "customerio-track",
   ) {}
 
-  /** Resolves when the caller may start one request. */
-  async take(): Promise<void> {
-    const { rows } = await this.pool.query<{ wait_ms: number }>({
-      name: "rate-limit-take",
-      text: `INSERT INTO rate_limits AS r (name, next_slot) VALUES ($1, clock_timestamp() + make_interval(secs => $2))
-             ON CONFLICT (name) DO UPDATE SET next_slot = GREATEST(r.next_slot, clock_timestamp()) + make_interval(secs => $2)
-             RETURNING extract(epoch FROM (r.next_slot - make_interval(secs => $2) - clock_timestamp())) * 1000 AS wait_ms`,
-      values: [this.name, 1 / this.perSecond],
-    });
-    const wait = Number(rows[0]?.wait_ms ?? 0);
+  /** Counts an attempt for the rows about to be sent and resolves when their request may start. */
+  async take(ids: readonly string[], token: string): Promise<void> {
+    const wait = await reserveAttempt(this.pool, ids, token, this.name, this.perSecond);
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 

@@ -7,11 +7,12 @@ import { koaBody } from "koa-body";
 import type { Next } from "koa";
 import { basicCredentials } from "../core/basic-auth.js";
 import type { Config } from "../core/config.js";
-import { HttpError, unavailable } from "../core/errors.js";
+import { withDeadline } from "../core/deadline.js";
+import { HttpError, unavailableOr } from "../core/errors.js";
 import type { AppContext, AppState } from "../core/http.js";
-import { isJsonObject } from "../webhooks/event.js";
+import { isJsonObject } from "../events/event.js";
 import type { RelayService } from "./relay.service.js";
-import type { RelayKind } from "./relay-event.js";
+import type { RelayKind } from "./relay-body.js";
 
 const cioError = (status: number, code: string, errors: string[], headers: Record<string, string> = {}) =>
   new HttpError(status, code, errors.join("; "), headers, { meta: { errors } });
@@ -26,7 +27,7 @@ export function basicAuth(pairs: readonly string[]) {
   };
 }
 
-export function relayRoutes(config: Config["relay"], relay: RelayService): Router<AppState> {
+export function relayRoutes(config: Config["relay"], relay: Pick<RelayService, "accept">, commitTimeoutMs: number): Router<AppState> {
   const router = new Router<AppState>();
   const parse = koaBody({ json: true, jsonStrict: true, jsonLimit: config.bodyLimitBytes, urlencoded: false, text: false, multipart: false });
   const jsonBody = async (ctx: AppContext, next: Next) => {
@@ -44,9 +45,9 @@ export function relayRoutes(config: Config["relay"], relay: RelayService): Route
   const handler = (kind: RelayKind) => async (ctx: AppContext) => {
     const body: unknown = ctx.request.body;
     if (!isJsonObject(body)) throw cioError(400, "invalid_body", ["body must be a JSON object"]);
-    const outcome = await relay.accept(kind, body).catch((err: unknown) => {
-      ctx.state.log.warn({ err: (err as Error).message }, "relay metric not stored; answering 503");
-      throw unavailable("The metric could not be stored right now; retry later");
+    const outcome = await withDeadline(relay.accept(kind, body), commitTimeoutMs).catch((err: unknown) => {
+      ctx.state.log.warn({ err: (err as Error).message }, "relayed call not stored");
+      throw unavailableOr(err, "The metric could not be stored right now; retry later");
     });
     if (!outcome.ok) throw cioError(400, "invalid_metric", outcome.errors);
     ctx.status = 200;

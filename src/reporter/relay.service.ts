@@ -1,41 +1,31 @@
-// Owns accepting one relayed metric: validate it against what we know of the delivery, then, in one
-// transaction, store it as a delivery_events row (source = relay), apply it to its deliveries row, and
-// queue it in the outbox. The caller answers only after the commit; then the sender is kicked.
-import type pg from "pg";
-import { inTransaction } from "../core/database.js";
-import type { JsonObject } from "../webhooks/event.js";
-import { writeBatch } from "../webhooks/event-store.js";
-import { enqueue } from "./outbox.repository.js";
-import { normalizeRelay, outboundBody, validateRelayBody, type RelayKind } from "./relay-event.js";
+// Owns accepting one relayed call: validate its shape as Customer.io would, then hand the event and its
+// outbox row to the event store, which commits them with the delivery's row in one statement shared by
+// concurrent calls (group commit), checking there that the metric suits the delivery's channel. The
+// caller answers only after the commit; then the sender is kicked.
+import type { JsonObject } from "../events/event.js";
+import type { EventSink } from "../events/event-store.js";
+import { normalizeRelay } from "../events/relay-event.js";
+import { channelError, channelsRefusing, outboundBody, validateRelayBody, type RelayKind } from "./relay-body.js";
 
 export type RelayOutcome = { ok: true; duplicate: boolean } | { ok: false; errors: string[] };
 
 export class RelayService {
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly store: EventSink,
     private readonly onQueued: () => void,
   ) {}
 
   async accept(kind: RelayKind, body: JsonObject): Promise<RelayOutcome> {
-    const deliveryId = typeof body["delivery_id"] === "string" ? body["delivery_id"] : null;
-    const channel = deliveryId && kind === "metric" ? await this.channelOf(deliveryId) : null;
-    const errors = validateRelayBody(kind, body, channel);
+    const errors = validateRelayBody(kind, body);
     if (errors.length > 0) return { ok: false, errors };
-
-    const event = normalizeRelay(body);
-    const inserted = await inTransaction(this.pool, async (client) => {
-      const ids = await writeBatch(client, [event]);
-      if (ids.has(event.eventId)) {
-        await enqueue(client, [{ eventId: event.eventId, kind, deliveryId: event.deliveryId, payload: outboundBody(body, event) }]);
-      }
-      return ids;
+    const event = normalizeRelay(kind, body);
+    const outcome = await this.store.store({
+      event,
+      outbox: [{ eventId: event.eventId, kind, deliveryId: event.deliveryId, payload: outboundBody(kind, body, event) }],
+      notForChannels: channelsRefusing(kind, body),
     });
-    if (inserted.size > 0) this.onQueued();
-    return { ok: true, duplicate: inserted.size === 0 };
-  }
-
-  private async channelOf(deliveryId: string): Promise<string | null> {
-    const { rows } = await this.pool.query<{ channel: string | null }>({ name: "delivery-channel", text: "SELECT channel FROM deliveries WHERE delivery_id = $1", values: [deliveryId] });
-    return rows[0]?.channel ?? null;
+    if (outcome.status === "refused") return { ok: false, errors: [channelError(kind, body, outcome.channel)] };
+    if (outcome.status === "stored") this.onQueued();
+    return { ok: true, duplicate: outcome.status === "duplicate" };
   }
 }

@@ -12,6 +12,8 @@ export interface TrackClientOptions {
   region: "us" | "eu" | "auto";
   /** Overrides the region's host (tests, proxies). */
   baseUrl?: string;
+  /** The hosts of each region (default TRACK_HOSTS; tests point them at fakes). */
+  regionHosts?: { us: string; eu: string };
   timeoutMs: number;
   connections: number;
   log: Logger;
@@ -74,24 +76,35 @@ export class TrackClient {
     return Boolean(this.options.siteId && this.options.apiKey);
   }
 
-  /** The Track API base URL: CIO_TRACK_URL, the configured region, or the region Customer.io reports (cached). */
+  /**
+   * The Track API base URL: CIO_TRACK_URL, the configured region, or the region Customer.io reports.
+   * A discovered region is kept; a failed lookup is not: the call fails as retryable (its row is tried
+   * again later, with backoff) and the next call asks again. Guessing a region instead would send an
+   * EU workspace's data through the US host.
+   */
   baseUrl(): Promise<string> {
-    this.base ??= this.resolveBase();
+    if (!this.base) {
+      this.base = this.resolveBase();
+      this.base.catch(() => {
+        this.base = undefined;
+      });
+    }
     return this.base;
   }
 
   private async resolveBase(): Promise<string> {
     const { baseUrl, region, log } = this.options;
+    const hosts = this.options.regionHosts ?? TRACK_HOSTS;
     if (baseUrl) return baseUrl.replace(/\/$/, "");
-    if (region !== "auto") return TRACK_HOSTS[region];
+    if (region !== "auto") return hosts[region];
     try {
-      const found = await this.getRegion(TRACK_HOSTS.us);
-      const host = found.region === "eu" ? TRACK_HOSTS.eu : TRACK_HOSTS.us;
+      const found = await this.getRegion(hosts.us);
       log.info({ region: found.region }, "Customer.io region discovered");
-      return host;
+      return found.region === "eu" ? hosts.eu : hosts.us;
     } catch (err) {
-      log.warn({ err: (err as Error).message }, "Customer.io region lookup failed; using the US host (set CIO_REGION to choose)");
-      return TRACK_HOSTS.us;
+      const e = err as TrackError;
+      log.warn({ err: e.message }, "Customer.io region lookup failed; the call will be retried (set CIO_REGION to skip the lookup)");
+      throw new TrackError(`region lookup failed: ${e.message}`, e.retryable !== false || e.status === undefined, e.status);
     }
   }
 

@@ -1,5 +1,6 @@
 // Owns turning request parameters (HTTP query or CLI flags) into report filters, with every problem
 // named; and the output formats (JSON rows, CSV, a terminal table).
+import { HttpError } from "../core/errors.js";
 import { GROUPS, ORIGIN_TYPES, PERSON_KEYS, type Filters, type Group, type OriginType, type Page, type PersonKey } from "./reports.repository.js";
 
 export const CHANNELS = ["email", "push", "in_app", "sms", "slack", "webhook", "whatsapp"] as const;
@@ -8,11 +9,15 @@ const ID = /^\d{1,18}$/;
 
 export type Params = Record<string, string | undefined>;
 
-export class ReportQueryError extends Error {
+/** Bad report parameters: a 400 that names every problem (also the CLI's usage error). */
+export class ReportQueryError extends HttpError {
   constructor(readonly problems: string[]) {
-    super(problems.join("; "));
+    super(400, "invalid_query", problems.join("; "), {}, { problems });
   }
 }
+
+/** The longest range a report (or the dashboard) covers: one year, leap day included. */
+export const MAX_RANGE_DAYS = 366;
 
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
@@ -25,6 +30,8 @@ export function parseFilters(p: Params, today = new Date()): Filters {
     if (!DATE.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) problems.push(`${name} must be a date like 2026-11-01, got "${value}"`);
   }
   if (problems.length === 0 && from > to) problems.push(`from (${from}) is after to (${to})`);
+  const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86400_000 + 1;
+  if (problems.length === 0 && days > MAX_RANGE_DAYS) problems.push(`from ${from} to ${to} is ${days} days; a report covers at most ${MAX_RANGE_DAYS} days (one year)`);
   const filters: Filters = { from, to };
   if (p["channel"]) {
     if ((CHANNELS as readonly string[]).includes(p["channel"])) filters.channel = p["channel"];

@@ -6,12 +6,13 @@ import type { Next } from "koa";
 import type pg from "pg";
 import { basicCredentials } from "../core/basic-auth.js";
 import type { Config } from "../core/config.js";
+import { plainErrorPage } from "../core/error-page.js";
 import { htmlPageHeaders } from "../core/page-headers.js";
 import { HttpError } from "../core/errors.js";
 import type { AppContext, AppState } from "../core/http.js";
 import { dashboardPage } from "./dashboard.js";
 import { OPENAPI } from "./openapi.js";
-import { parseAll, parseFilters, parseGroups, parsePage, parsePersonKey, ReportQueryError, toCsv, type Params } from "./report-query.js";
+import { parseAll, parseFilters, parseGroups, parsePage, parsePersonKey, toCsv, type Params } from "./report-query.js";
 import * as reports from "./reports.repository.js";
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
@@ -51,15 +52,12 @@ export const DASHBOARD_PATH = "/reports";
 
 export function reportsRoutes(config: Config["reports"], pool: pg.Pool): Router<AppState> {
   const router = new Router<AppState>({ prefix: DASHBOARD_PATH });
-  router.use(reportsAuth(config.credentials));
-  router.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      if (err instanceof ReportQueryError) throw new HttpError(400, "invalid_query", err.message, {}, { problems: err.problems });
-      throw err;
-    }
+  // The dashboard is a page: its errors (a refused client, a database that is down) are HTML pages.
+  router.use((ctx, next) => {
+    if (!ctx.path.startsWith(`${DASHBOARD_PATH}/api`)) ctx.state.errorPage = plainErrorPage;
+    return next();
   });
+  router.use(reportsAuth(config.credentials));
   const paged = (rows: unknown[], page: reports.Page) => ({ limit: page.limit, offset: page.offset, next_offset: rows.length === page.limit ? page.offset + page.limit : null });
 
   router.get("/api/openapi.json", (ctx) => {

@@ -156,6 +156,10 @@ export const content = {
   tooMany: () =>
     `<h1>Too many requests</h1>` +
     `<p>Please wait a minute and try again. Your earlier request, if any, has been recorded.</p>`,
+  testSend: () =>
+    `<h1>This link is from a test or preview message</h1>` +
+    `<p>Customer.io puts the word <strong>unsent</strong> in place of a message's delivery id in previews and test sends. In a message sent for real, this link unsubscribes its recipient.</p>` +
+    `<p class="hint">Nothing has been recorded, and nobody has been unsubscribed.</p>`,
   unavailable: () =>
     `<h1>Something went wrong on our side</h1>` +
     `<p>Your request could not be saved just now. Please try again in a minute.</p>`,

@@ -1,14 +1,14 @@
-// Owns recording an unsubscribe (or its undo). In one transaction: an `unsubscribes` row, a
-// delivery_events row (source = unsubscribe_page) applied to the delivery (unsubscribed_at), an outbox
-// item for Customer.io's POST /unsubscribe/{delivery_id}, and, when custom subscription attributes are
-// configured, an outbox item for PUT /api/v1/customers/{id}. A repeat of the current state is a no-op.
+// Owns recording an unsubscribe (or its undo). One write through the event store, committed together:
+// a delivery_events row (source = unsubscribe_page) applied to the delivery (unsubscribed_at), an
+// `unsubscribes` row, an outbox item for Customer.io's POST /unsubscribe/{delivery_id}, and, when custom
+// subscription attributes are configured, an outbox item for PUT /api/v1/customers/{id}. A repeat of
+// the current state is a no-op.
 import { randomUUID } from "node:crypto";
-import type pg from "pg";
 import type { UnsubscribeMethod } from "../../entities/unsubscribe.entity.js";
-import { inTransaction } from "../core/database.js";
-import { enqueue, type NewOutboxItem } from "../reporter/outbox.repository.js";
-import { normalizeEvent, type JsonObject, type NormalizedEvent } from "../webhooks/event.js";
-import { writeBatch } from "../webhooks/event-store.js";
+import type { DeliveryFacts, DeliveryLookup } from "../events/delivery-lookup.js";
+import type { JsonObject } from "../events/event.js";
+import type { EventSink, OutboxEntry } from "../events/event-store.js";
+import { normalizeUnsubscribe } from "../events/unsubscribe-event.js";
 
 export interface UnsubscribeOptions {
   /** Attributes to set on the person (PUT /api/v1/customers/{id}); on resubscribe, booleans are inverted. */
@@ -16,78 +16,61 @@ export interface UnsubscribeOptions {
   canIdentify: boolean;
 }
 
-export interface DeliverySummary {
-  channel: string | null;
-  recipient: string | null;
-  customerId: string | null;
-  unsubscribed: boolean | null;
-}
-
-/** The delivery_events row for an unsubscribe; replay rebuilds it from the payload. */
-export function normalizeUnsubscribe(payload: JsonObject, receivedAt: number): NormalizedEvent {
-  const value = payload["unsubscribe"] !== false;
-  const raw = JSON.stringify(payload);
-  const asEvent: JsonObject = {
-    event_id: payload["event_id"] ?? null,
-    object_type: null,
-    metric: value ? "unsubscribed" : "resubscribed",
-    timestamp: payload["timestamp"] ?? null,
-    data: { delivery_id: payload["delivery_id"] ?? null },
-  };
-  return { ...normalizeEvent(asEvent, raw, "unsubscribe_page", receivedAt), payload: raw };
-}
-
 export class UnsubscribeService {
+  /** The change being recorded per delivery: the next one for the same delivery waits for it. */
+  private recording = new Map<string, Promise<unknown>>();
+
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly store: EventSink,
+    private readonly deliveries: Pick<DeliveryLookup, "get">,
     private readonly options: UnsubscribeOptions,
     private readonly onQueued: () => void,
   ) {}
 
-  async summary(deliveryId: string): Promise<DeliverySummary | null> {
-    const { rows } = await this.pool.query<{ channel: string | null; recipient: string | null; customer_id: string | null; unsubscribed: boolean | null }>(
-      `SELECT d.channel, d.recipient, d.customer_id,
-              (SELECT u.unsubscribe FROM unsubscribes u WHERE u.delivery_id = d.delivery_id ORDER BY u.id DESC LIMIT 1) AS unsubscribed
-       FROM deliveries d WHERE d.delivery_id = $1`,
-      [deliveryId],
-    );
-    const r = rows[0];
-    return r ? { channel: r.channel, recipient: r.recipient, customerId: r.customer_id, unsubscribed: r.unsubscribed } : null;
+  /** What the page may show about a delivery; undefined for one we have never seen. */
+  summary(deliveryId: string): Promise<DeliveryFacts | undefined> {
+    return this.deliveries.get(deliveryId);
   }
 
-  /** Records the change unless the delivery is already in that state. Resolves after the commit. */
-  async record(deliveryId: string, unsubscribe: boolean, method: UnsubscribeMethod, client?: { ip: string; userAgent: string }): Promise<{ changed: boolean }> {
-    const changed = await inTransaction(this.pool, async (db) => {
-      // Two clicks at once, or the page and a mail client together: one at a time per delivery.
-      await db.query("SELECT pg_advisory_xact_lock(hashtext('unsubscribe:' || $1))", [deliveryId]);
-      const { rows } = await db.query<{ unsubscribe: boolean }>("SELECT unsubscribe FROM unsubscribes WHERE delivery_id = $1 ORDER BY id DESC LIMIT 1", [deliveryId]);
-      if (rows[0]?.unsubscribe === unsubscribe) return false;
-      const now = Date.now();
-      const eventId = `unsubscribe:${randomUUID()}`;
-      const payload: JsonObject = { event_id: eventId, delivery_id: deliveryId, unsubscribe, method, timestamp: Math.floor(now / 1000) };
-      const event = normalizeUnsubscribe(payload, now);
-      await writeBatch(db, [event]);
-
-      const outbox: NewOutboxItem[] = [{ eventId, kind: "unsubscribe", deliveryId, payload: { delivery_id: deliveryId, unsubscribe } }];
-      let attributesUpdate: string | null = null;
-      if (this.options.attributes) {
-        const person = await db.query<{ id: string | null }>("SELECT coalesce(identifiers->>'id', customer_id) AS id FROM deliveries WHERE delivery_id = $1", [deliveryId]);
-        const personId = person.rows[0]?.id ?? null;
-        if (!this.options.canIdentify) attributesUpdate = "skipped: CIO_SITE_ID/CIO_API_KEY not set";
-        else if (!personId) attributesUpdate = "skipped: no person known for this delivery (no webhook with its identifiers yet)";
-        else {
-          outbox.push({ eventId: null, kind: "identify", deliveryId, payload: { customer_id: personId, attributes: attributesFor(this.options.attributes, unsubscribe) } });
-          attributesUpdate = "queued";
-        }
-      }
-      await enqueue(db, outbox);
-      await db.query(
-        `INSERT INTO unsubscribes (delivery_id, unsubscribe, method, event_id, attributes_update, client_ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [deliveryId, unsubscribe, method, eventId, attributesUpdate, client?.ip ?? null, client?.userAgent?.slice(0, 500) ?? null],
-      );
-      return true;
+  /**
+   * Records the change unless the delivery is already in that state; resolves after the commit.
+   * Changes for one delivery are recorded one at a time (two clicks at once, or the page and a mail
+   * client together), so each sees the state the previous one left.
+   */
+  record(deliveryId: string, unsubscribe: boolean, method: UnsubscribeMethod, client?: { ip: string; userAgent: string }): Promise<{ changed: boolean }> {
+    const previous = this.recording.get(deliveryId) ?? Promise.resolve();
+    const current = previous.catch(() => undefined).then(() => this.recordNow(deliveryId, unsubscribe, method, client));
+    this.recording.set(deliveryId, current);
+    void current.catch(() => undefined).finally(() => {
+      if (this.recording.get(deliveryId) === current) this.recording.delete(deliveryId);
     });
-    if (!changed) return { changed: false };
+    return current;
+  }
+
+  private async recordNow(deliveryId: string, unsubscribe: boolean, method: UnsubscribeMethod, client?: { ip: string; userAgent: string }): Promise<{ changed: boolean }> {
+    const facts = await this.deliveries.get(deliveryId);
+    if ((facts?.unsubscribed ?? null) === unsubscribe) return { changed: false };
+
+    const now = Date.now();
+    const eventId = `unsubscribe:${randomUUID()}`;
+    const payload: JsonObject = { event_id: eventId, delivery_id: deliveryId, unsubscribe, method, timestamp: Math.floor(now / 1000) };
+    // Urgent, and ordered per delivery and per person: Customer.io ends up with the latest choice.
+    const outbox: OutboxEntry[] = [{ eventId, kind: "unsubscribe", deliveryId, payload: { delivery_id: deliveryId, unsubscribe }, orderingKey: `unsubscribe:${deliveryId}`, priority: 0 }];
+    let attributesUpdate: string | null = null;
+    if (this.options.attributes) {
+      const personId = facts?.personId ?? null;
+      if (!this.options.canIdentify) attributesUpdate = "skipped: CIO_SITE_ID/CIO_API_KEY not set";
+      else if (!personId) attributesUpdate = "skipped: no person known for this delivery (no webhook with its identifiers yet)";
+      else {
+        outbox.push({ eventId: null, kind: "identify", deliveryId, payload: { customer_id: personId, attributes: attributesFor(this.options.attributes, unsubscribe) }, orderingKey: `identify:${personId}`, priority: 0 });
+        attributesUpdate = "queued";
+      }
+    }
+    await this.store.store({
+      event: normalizeUnsubscribe(payload, now),
+      outbox,
+      unsubscribe: { deliveryId, unsubscribe, method, attributesUpdate, clientIp: client?.ip ?? null, userAgent: client?.userAgent?.slice(0, 500) ?? null },
+    });
     this.onQueued();
     return { changed: true };
   }

@@ -3,11 +3,12 @@
 // is not a JSON object gets a 400, and a failure to store answers 503 quickly so Customer.io retries.
 import Router from "@koa/router";
 import type { Config } from "../core/config.js";
-import { badRequest, unauthorized, unavailable } from "../core/errors.js";
+import { badRequest, unauthorized, unavailableOr } from "../core/errors.js";
+import { withDeadline } from "../core/deadline.js";
 import type { AppState } from "../core/http.js";
 import { readRawBody } from "../core/raw-body.js";
-import { isJsonObject, normalizeEvent } from "./event.js";
-import type { EventSink } from "./event-store.js";
+import { isJsonObject, normalizeEvent } from "../events/event.js";
+import type { EventSink } from "../events/event-store.js";
 import { verifySignature } from "./signature.js";
 
 export const WEBHOOK_PATH = "/webhooks/customerio";
@@ -39,23 +40,14 @@ export function webhookRoutes(config: Config["webhooks"], store: EventSink): Rou
     const event = normalizeEvent(parsed, text, "webhook");
     let outcome;
     try {
-      outcome = await withDeadline(store.store(event), config.timeoutMs);
+      outcome = await withDeadline(store.store({ event }), config.timeoutMs);
     } catch (err) {
-      ctx.state.log.warn({ eventId: event.eventId, reason: (err as Error).message }, "webhook not stored; answering 503");
-      throw unavailable("The event could not be stored right now; retry later");
+      ctx.state.log.warn({ eventId: event.eventId, reason: (err as Error).message }, "webhook not stored");
+      throw unavailableOr(err, "The event could not be stored right now; retry later");
     }
     ctx.status = 200;
-    ctx.body = { ok: true, event_id: event.eventId, duplicate: outcome === "duplicate" };
+    ctx.body = { ok: true, event_id: event.eventId, duplicate: outcome.status === "duplicate" };
   });
 
   return router;
-}
-
-/** Rejects after `ms`; the write may still commit later, which a retry then finds as a duplicate. */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not committed within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

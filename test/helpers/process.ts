@@ -74,3 +74,23 @@ export async function exitCodeWithin(proc: ServiceProcess, ms: number): Promise<
     clearTimeout(timer);
   }
 }
+
+/** A service process on `databaseUrl` (already migrated), answering /readyz. */
+export async function startInstance(databaseUrl: string, env: Record<string, string> = {}): Promise<{ proc: ServiceProcess; url: string }> {
+  const port = await freePort();
+  const proc = spawnService({
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "warn",
+    MIGRATIONS_RUN: "false",
+    ...env,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (await isReady(url)) return { proc, url };
+    if (Date.now() > deadline) throw new Error(`instance not ready in 30 s; output:\n${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

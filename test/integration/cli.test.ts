@@ -74,6 +74,9 @@ const TOOLS: Array<[script: string, usage: RegExp]> = [
   ["bench-ingest", /^Usage: npm run bench:ingest/],
   ["bench-reporter", /^Usage: npm run bench:reporter/],
   ["bench-reports", /^Usage: npm run bench:reports/],
+  ["bench-relay", /^Usage: npm run bench:relay/],
+  ["bench-replay", /^Usage: npm run bench:replay/],
+  ["sql-snapshot", /^Usage: npm run sql:snapshot/],
   ["run-tests", /^Usage: npm test/],
 ];
 
@@ -158,15 +161,15 @@ describe("npm run outbox", () => {
   it("refuses an unknown --status with exit 64", async () => {
     const r = await run("outbox", "list", "--status", "bogus");
     assert.equal(r.code, 64);
-    assert.match(r.stderr, /--status takes pending, dead, delivered, all; not "bogus"/);
+    assert.match(r.stderr, /--status takes pending, dead, delivered, superseded, all; not "bogus"/);
   });
 
   it("stats is readable, and --json is for scripts", async () => {
     const r = await run("outbox", "stats");
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^Outbox: calls owed to Customer\.io\n {2}pending {4}1 {2}\(1 due now; oldest waiting \d+ s\)\n {2}delivered {2}1\n {2}dead {7}1 {2}\(npm run outbox -- list --status dead/);
+    assert.match(r.stdout, /^Outbox: calls owed to Customer\.io\n {2}pending {5}1 {2}\(1 due now; oldest waiting \d+ s\)\n {2}delivered {3}1\n {2}dead {8}1 {2}\(npm run outbox -- list --status dead.*\n {2}superseded {2}0\n$/);
     const json = await run("outbox", "stats", "--json");
-    assert.deepEqual({ ...(JSON.parse(json.stdout) as Record<string, unknown>), oldest_pending_seconds: "…" }, { pending: 1, delivered: 1, dead: 1, due: 1, oldest_pending_seconds: "…" });
+    assert.deepEqual({ ...(JSON.parse(json.stdout) as Record<string, unknown>), oldest_pending_seconds: "…" }, { pending: 1, delivered: 1, dead: 1, superseded: 0, due: 1, oldest_pending_seconds: "…" });
   });
 });
 

@@ -53,7 +53,7 @@ describe("one embedded PostgreSQL, several processes in one folder", () => {
       assert.equal(second.output().trim().split("\n").length, 1, "one line");
 
       const tool = await outboxStats(env);
-      assert.deepEqual(JSON.parse(tool.stdout), { pending: 0, delivered: 0, dead: 0, due: 0, oldest_pending_seconds: null });
+      assert.deepEqual(JSON.parse(tool.stdout), { pending: 0, delivered: 0, dead: 0, superseded: 0, due: 0, oldest_pending_seconds: null });
       assert.doesNotMatch(tool.stderr, /left by an earlier run/);
 
       assert.ok(await ready(Number(env["PORT"])), "the first service still serves");

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
 import pg from "pg";
-import { normalizeEvent, type JsonObject } from "../../src/webhooks/event.js";
-import { writeBatch } from "../../src/webhooks/event-store.js";
+import { normalizeEvent, type JsonObject } from "../../src/events/event.js";
+import { writeBatch } from "../../src/events/event-store.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { startTestService } from "../helpers/service.js";
 
@@ -85,7 +85,7 @@ function build(spec: Spec, index: number, tag: string): { raw: string; event: Js
 
 const normalized = (spec: Spec, index: number, tag: string) => {
   const { raw, event } = build(spec, index, tag);
-  return normalizeEvent(event, raw, "webhook", 1_800_000_000_000);
+  return { event: normalizeEvent(event, raw, "webhook", 1_800_000_000_000) };
 };
 
 async function rowsFor(tag: string): Promise<{ delivery: unknown; person: unknown }> {

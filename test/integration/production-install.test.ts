@@ -46,7 +46,7 @@ describe("a production install (npm ci --omit=dev)", () => {
   it("runs migrate, outbox, report and replay through npm", async () => {
     assert.match((await npm(["run", "--silent", "migrate"])).stdout, /^applied: Initial\d+/m);
     assert.match((await npm(["run", "--silent", "migrate"])).stdout, /nothing to apply: the schema is up to date/);
-    assert.match((await npm(["run", "--silent", "outbox", "--", "stats"])).stdout, /^Outbox: calls owed to Customer\.io\n {2}pending {4}0/);
+    assert.match((await npm(["run", "--silent", "outbox", "--", "stats"])).stdout, /^Outbox: calls owed to Customer\.io\n {2}pending {5}0/);
     assert.match((await npm(["run", "--silent", "report", "--", "funnel", "--from", "2026-11-01", "--to", "2026-11-30"])).stdout, /^Funnel 2026-11-01 to 2026-11-30 \(days in UTC\)\ndeliveries +sent +delivered/);
     assert.match((await npm(["run", "--silent", "replay", "--", "--dry-run"])).stdout, /^Dry run \(nothing committed\): 0 events/);
   });

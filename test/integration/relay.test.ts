@@ -103,6 +103,20 @@ describe("relay API", () => {
     assert.equal(form.status, 415);
   });
 
+  it("lets the route decide the kind of call: a body mixing a push event and a metric is a 400 that changes no delivery", async () => {
+    const id = deliveryId();
+    assert.equal((await svc.webhook(messageEvent({ objectType: "push", metric: "delivered", deliveryId: id }))).status, 200);
+    const before = await db.query("SELECT * FROM deliveries WHERE delivery_id = $1", [id]);
+    const smuggled = await svc.post("/push/events", { delivery_id: id, event: "opened", device_id: "tok", metric: "unsubscribed", timestamp: 1_700_000_000 });
+    assert.equal(smuggled.status, 400);
+    assert.match((smuggled.json["meta"] as { errors: string[] }).errors[0]!, /metric is not a field of a push-event endpoint: a body mixes a metric and a push event/);
+    const other = await svc.post("/api/v1/metrics", { delivery_id: id, metric: "opened", event: "opened", device_id: "tok" });
+    assert.equal(other.status, 400);
+    assert.match((other.json["meta"] as { errors: string[] }).errors[0]!, /event, device_id are not a field of \/api\/v1\/metrics/);
+    assert.deepEqual(await db.query("SELECT * FROM deliveries WHERE delivery_id = $1", [id]), before);
+    assert.deepEqual(await db.query("SELECT 1 FROM delivery_events WHERE delivery_id = $1 AND source = 'relay'", [id]), []);
+  });
+
   it("sends push metrics as /api/v1/metrics when there are no Track credentials", async () => {
     const id = deliveryId();
     for (const path of ["/push/events", "/api/v1/push/events"]) {
@@ -250,7 +264,7 @@ describe("relay API", () => {
       assert.equal((await local.post("/api/v1/metrics", body)).status, 401);
       assert.equal((await local.post("/api/v1/metrics", body, basic("app:wrong"))).status, 401);
       assert.equal((await local.post("/api/v1/metrics", body, basic("app:s3cret"))).status, 200);
-      assert.equal((await local.post("/push/events", { ...body, event: "opened", device_id: "t" }, basic("other:pw"))).status, 200);
+      assert.equal((await local.post("/push/events", { delivery_id: body.delivery_id, event: "opened", device_id: "t" }, basic("other:pw"))).status, 200);
     } finally {
       await local.stop();
     }

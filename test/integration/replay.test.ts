@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { customerEvent, deliveryId, messageEvent } from "../../scripts/lib/sample-events.js";
 import { PROJECT_ROOT } from "../../src/core/paths.js";
-import { replayProjections } from "../../src/webhooks/replay.js";
+import { replayProjections } from "../../src/events/replay.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { startTestService, type TestService } from "../helpers/service.js";
 

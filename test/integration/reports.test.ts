@@ -133,7 +133,7 @@ describe("reports", () => {
 
   it("keeps the rollup equal to a full recomputation after replay", async () => {
     const before = await db.query("SELECT * FROM delivery_stats_daily ORDER BY day, channel, origin_type, origin_id, action_id");
-    const { replayProjections } = await import("../../src/webhooks/replay.js");
+    const { replayProjections } = await import("../../src/events/replay.js");
     await replayProjections(db.pool);
     const after = await db.query("SELECT * FROM delivery_stats_daily ORDER BY day, channel, origin_type, origin_id, action_id");
     assert.deepEqual(after, before);

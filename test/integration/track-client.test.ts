@@ -101,6 +101,25 @@ describe("Track API client", () => {
     await anonymous.close();
   });
 
+  it("asks for the region again after a failed lookup, instead of guessing the US host for good", async () => {
+    const us = await FakeCustomerIo.start({ siteId: "site", apiKey: "key", region: "eu" });
+    const eu = await FakeCustomerIo.start({ siteId: "site", apiKey: "key", region: "eu" });
+    const auto = new TrackClient({ siteId: "site", apiKey: "key", region: "auto", regionHosts: { us: us.url, eu: eu.url }, timeoutMs: 500, connections: 1, log });
+    try {
+      us.fail({ status: 503 }, 1, "/api/v1/accounts/region");
+      await assert.rejects(auto.reportMetric({ delivery_id: "d1", metric: "opened" }), (e: TrackError) => e.retryable && /region lookup failed/.test(e.message));
+      assert.equal(us.acceptedOn("/api/v1/metrics").length + eu.acceptedOn("/api/v1/metrics").length, 0, "nothing sent to a guessed region");
+      await auto.reportMetric({ delivery_id: "d1", metric: "opened" }); // looks up again: EU
+      await auto.reportMetric({ delivery_id: "d2", metric: "opened" }); // the region is kept now
+      assert.deepEqual(eu.acceptedOn("/api/v1/metrics").map((r) => (r.body as { delivery_id: string }).delivery_id), ["d1", "d2"]);
+      assert.equal(us.log.filter((r) => r.path === "/api/v1/accounts/region").length, 2, "one failed lookup, one that worked, then none");
+    } finally {
+      await auto.close();
+      await us.close();
+      await eu.close();
+    }
+  });
+
   it("parses Retry-After as seconds or a date, capped at 300 s", () => {
     assert.equal(parseRetryAfter("3"), 3000);
     assert.equal(parseRetryAfter(new Date(Date.now() + 10_000).toUTCString(), Date.now()) !== undefined, true);

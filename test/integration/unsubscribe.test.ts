@@ -136,7 +136,7 @@ describe("POST /unsubscribe/:delivery_id", () => {
     assert.equal(validToken("s", "d", "123.abc", 100), false);
   });
 
-  it("limits POSTs per client address with a clear 429", async () => {
+  it("limits POSTs for unknown ids per client address with a clear 429", async () => {
     const local = await startTestService(db.url, { ...ENV, CIO_TRACK_URL: fake.url, UNSUBSCRIBE_RATE_LIMIT: "3" });
     try {
       const statuses: number[] = [];
@@ -152,6 +152,86 @@ describe("POST /unsubscribe/:delivery_id", () => {
       assert.equal((await fetch(`${local.url}/unsubscribe/${deliveryId()}`)).status, 200, "the page itself is still served");
     } finally {
       await local.stop();
+    }
+  });
+
+  it("never refuses one-click POSTs for known deliveries for their address: 200 from one address in a minute, all 200", async () => {
+    const local = await startTestService(db.url, { ...ENV, CIO_TRACK_URL: fake.url, UNSUBSCRIBE_RATE_LIMIT: "20" });
+    try {
+      const ids = await Promise.all(Array.from({ length: 200 }, () => knownDelivery()));
+      const statuses = await Promise.all(ids.map(async (id) => {
+        const res = await fetch(`${local.url}/unsubscribe/${id}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "List-Unsubscribe=One-Click" });
+        await res.arrayBuffer();
+        return res.status;
+      }));
+      assert.deepEqual([...new Set(statuses)], [200]);
+      const [{ n }] = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM unsubscribes WHERE delivery_id = ANY($1)", [ids])) as [{ n: number }];
+      assert.equal(n, 200);
+    } finally {
+      await local.stop();
+    }
+  });
+
+  it("takes the client address from the configured proxy hops, so a spoofed X-Forwarded-For does not escape the limit", async () => {
+    const local = await startTestService(db.url, { ...ENV, CIO_TRACK_URL: fake.url, UNSUBSCRIBE_RATE_LIMIT: "3", TRUST_PROXY: "1" });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        // The client makes up an address each time; our proxy (one hop) appends the one it saw.
+        const res = await fetch(`${local.url}/unsubscribe/${deliveryId()}`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-for": `10.9.${i}.${i}, 203.0.113.7` },
+          body: "List-Unsubscribe=One-Click",
+        });
+        await res.arrayBuffer();
+        statuses.push(res.status);
+      }
+      assert.deepEqual(statuses, [200, 200, 200, 429, 429, 429]);
+      // Another real client (another address seen by our proxy) is not limited by the first one.
+      const other = await fetch(`${local.url}/unsubscribe/${deliveryId()}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-forwarded-for": "203.0.113.8" }, body: "List-Unsubscribe=One-Click" });
+      assert.equal(other.status, 200);
+    } finally {
+      await local.stop();
+    }
+  });
+
+  it("takes an RFC 8058 one-click sent as multipart/form-data: 200, and forwarded once", async () => {
+    const id = await knownDelivery();
+    const body = new FormData();
+    body.append("List-Unsubscribe", "One-Click");
+    const res = await fetch(`${svc.url}/unsubscribe/${id}`, { method: "POST", body });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "Unsubscribed\n");
+    await waitFor("forwarded", () => unsubscribeCalls(id).length === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(unsubscribeCalls(id).map((r) => r.body), [{ unsubscribe: true }]);
+    const withFile = new FormData();
+    withFile.append("List-Unsubscribe", "One-Click");
+    withFile.append("file", new Blob(["x".repeat(100)]), "a.txt");
+    const refused = await fetch(`${svc.url}/unsubscribe/${id}`, { method: "POST", body: withFile });
+    assert.ok([400, 413].includes(refused.status), `a file part is refused (${refused.status})`);
+  });
+});
+
+describe("links from test sends and previews", () => {
+  it("explains /unsubscribe/unsent, and records, queues and creates nothing for any POST", async () => {
+    const page = await fetch(`${svc.url}/unsubscribe/unsent`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /This link is from a test or preview message/);
+    assert.doesNotMatch(html, /<form/, "no button that would seem to do something");
+    const posts = [
+      await form("/unsubscribe/unsent", "List-Unsubscribe=One-Click"),
+      await form("/unsubscribe/unsent", "unsubscribe=true"),
+      await fetch(`${svc.url}/unsubscribe/unsent`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"unsubscribe":true}' }),
+      await fetch(`${svc.url}/unsubscribe/UNSENT`, { method: "POST", body: (() => { const f = new FormData(); f.append("List-Unsubscribe", "One-Click"); return f; })() }),
+    ];
+    for (const res of posts) {
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /test or preview message/);
+    }
+    for (const table of ["unsubscribes", "deliveries", "delivery_events", "outbox"]) {
+      assert.deepEqual(await db.query(`SELECT 1 FROM ${table} WHERE lower(delivery_id) = 'unsent'`), [], `nothing in ${table}`);
     }
   });
 });

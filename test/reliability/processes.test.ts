@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import { FakeCustomerIo } from "../../scripts/lib/fake-customerio.js";
 import { deliveryId, messageEvent, signedHeaders } from "../../scripts/lib/sample-events.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
-import { freePort, spawnService, type ServiceProcess } from "../helpers/process.js";
+import { startInstance as startServiceInstance, type ServiceProcess } from "../helpers/process.js";
 import { waitFor } from "../helpers/wait.js";
 
 const KEY = "reliability-key";
@@ -18,15 +18,9 @@ after(async () => {
   await fake.close();
 });
 
-async function startInstance(db: TestDatabase, env: Record<string, string> = {}): Promise<{ proc: ServiceProcess; url: string }> {
-  const port = await freePort();
-  const proc = spawnService({
-    DATABASE_URL: db.url,
+function startInstance(db: TestDatabase, env: Record<string, string> = {}): Promise<{ proc: ServiceProcess; url: string }> {
+  return startServiceInstance(db.url, {
     CIO_WEBHOOK_SIGNING_KEYS: KEY,
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    LOG_LEVEL: "warn",
-    MIGRATIONS_RUN: "false",
     CIO_TRACK_URL: fake.url,
     REPORTER_SCHEDULE: "* * * * * *",
     REPORTER_LEASE_SECONDS: "5",
@@ -34,9 +28,6 @@ async function startInstance(db: TestDatabase, env: Record<string, string> = {})
     REPORTER_RATE_LIMIT: "500",
     ...env,
   });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor("instance ready", async () => (await fetch(`${url}/readyz`).catch(() => null))?.status === 200, 30_000, 100);
-  return { proc, url };
 }
 
 async function sendWebhook(url: string, event: Record<string, unknown>): Promise<number> {
@@ -116,6 +107,52 @@ describe("crash", () => {
         assert.equal(await second.proc.exited, 0);
       }
     } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe("a burst of relayed calls", () => {
+  it("one instance answers 1,000 concurrent relay calls with 200 within the deadline, stores each once and delivers each once", async () => {
+    const db = await createTestDatabase();
+    const one = await startInstance(db, { REPORTER_RATE_LIMIT: "2000", REPORTER_CONCURRENCY: "20" });
+    try {
+      const ids = Array.from({ length: 1000 }, () => deliveryId());
+      const before = fake.accepted.length;
+      // Half metrics, half push events, like a campaign's push landing on many devices at once.
+      const answers = await Promise.all(ids.map(async (id, i) => {
+        const started = Date.now();
+        const status = i % 2
+          ? await postJson(one.url, "/api/v1/metrics", { delivery_id: id, metric: "delivered", timestamp: 1_700_000_000 })
+          : await postJson(one.url, "/push/events", { delivery_id: id, event: "opened", device_id: `device-${i}`, timestamp: 1_700_000_000 });
+        return { status, ms: Date.now() - started };
+      }));
+      const byStatus: Record<number, number> = {};
+      for (const a of answers) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
+      assert.deepEqual(byStatus, { 200: 1000 }, "answers by status");
+      const slowest = Math.max(...answers.map((a) => a.ms));
+      assert.ok(slowest < 3000, `every answer within WEBHOOK_TIMEOUT_MS (3000 ms); slowest ${slowest} ms`);
+
+      const [stored] = await db.query<{ events: number; deliveries: number; outbox: number }>(
+        `SELECT (SELECT count(*) FROM delivery_events WHERE source = 'relay' AND delivery_id = ANY($1))::int AS events,
+                (SELECT count(*) FROM deliveries WHERE delivery_id = ANY($1) AND event_count = 1)::int AS deliveries,
+                (SELECT count(*) FROM outbox WHERE delivery_id = ANY($1))::int AS outbox`,
+        [ids],
+      );
+      assert.deepEqual(stored, { events: 1000, deliveries: 1000, outbox: 1000 }, "each call stored, applied and queued once");
+
+      await waitFor("all 1,000 delivered", async () => {
+        const [r] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM outbox WHERE status = 'delivered'");
+        return r!.n === 1000;
+      }, 30_000, 100);
+      await new Promise((r) => setTimeout(r, 1500)); // more cron ticks: nothing may go out again
+      const sent = fake.accepted.slice(before).map((r) => (r.body as { delivery_id?: string }).delivery_id).filter((id) => ids.includes(id!));
+      assert.equal(sent.length, 1000, "each sent once");
+      assert.equal(new Set(sent).size, 1000);
+      await assertConsistent(db);
+    } finally {
+      one.proc.child.kill("SIGTERM");
+      assert.equal(await one.proc.exited, 0);
       await db.drop();
     }
   });

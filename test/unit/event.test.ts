@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { derivedEventId, jsonbSafe, normalizeEvent, type JsonObject } from "../../src/webhooks/event.js";
+import { derivedEventId, jsonbSafe, normalizeEvent, type JsonObject } from "../../src/events/event.js";
 
 const norm = (event: unknown, raw = JSON.stringify(event)) => normalizeEvent(event as JsonObject, raw, "webhook", 1_700_000_000_000);
 
@@ -45,10 +45,25 @@ describe("normalizing an event", () => {
     }
   });
 
-  it("ignores ids too long to index", () => {
-    const e = norm({ event_id: "x".repeat(300), data: { delivery_id: "d".repeat(300) } });
-    assert.match(e.eventId, /^sha256:/);
-    assert.equal(e.deliveryId, null);
+  it("keeps ids too long to index as their hash, the same for the same id", () => {
+    const e = norm({ event_id: "x".repeat(300), data: { delivery_id: "d".repeat(3000), customer_id: "c".repeat(400) }, metric: "subscribed" });
+    assert.match(e.eventId, /^sha256:[0-9a-f]{64}$/);
+    assert.match(e.deliveryId!, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(norm({ event_id: "y", data: { delivery_id: "d".repeat(3000) } }).deliveryId, e.deliveryId, "events of one long delivery id meet on one row");
+    assert.match(e.personKey!, /^id:sha256:/);
+    assert.equal(e.customerId, "c".repeat(400), "columns without a btree index keep the value");
+    assert.equal(norm({ event_id: "short", data: { delivery_id: "d".repeat(256) } }).deliveryId, "d".repeat(256));
+  });
+
+  it("keeps a link too long to index as its start and hash; the payload keeps it whole", () => {
+    const long = `https://example.com/track?${"q=é&".repeat(3000)}`;
+    const e = norm({ event_id: "c", metric: "clicked", data: { href: long } });
+    assert.ok(Buffer.byteLength(e.href!) < 1000, `bounded: ${Buffer.byteLength(e.href!)} bytes`);
+    assert.match(e.href!, /^https:\/\/example\.com\/track\?q=é&.*…\[sha256:[0-9a-f]{64}\]$/);
+    assert.notEqual(norm({ event_id: "d", metric: "clicked", data: { href: `${long}x` } }).href, e.href, "two long links never share a key");
+    assert.equal((JSON.parse(e.payload) as { data: { href: string } }).data.href, long);
+    const short = "https://example.com/a?b=c";
+    assert.equal(norm({ event_id: "e", metric: "clicked", data: { href: short } }).href, short);
   });
 
   it("makes NUL characters and lone surrogates safe for jsonb and text", () => {

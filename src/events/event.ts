@@ -54,8 +54,14 @@ export interface OriginIds {
 export const MESSAGE_OBJECT_TYPES = ["email", "push", "in_app", "sms", "slack", "webhook", "whatsapp"] as const;
 export const SUBSCRIPTION_METRICS = ["subscribed", "unsubscribed", "cio_subscription_preferences_changed"] as const;
 
-/** Longest id we index; longer ids are kept in the payload only (a btree entry must stay small). */
-export const MAX_ID_LENGTH = 256;
+/**
+ * Longest key we keep as it is, in UTF-8 bytes. A btree entry must stay under ~2.7 KB, so a longer id
+ * (event, delivery, person) is kept as `sha256:<hex>` of it: still one key per value, so its events
+ * still meet on one row, while the full value stays in the payload.
+ */
+export const MAX_KEY_BYTES = 256;
+/** Longest link kept as it is in delivery_events.href (indexed for the links report). */
+export const MAX_HREF_BYTES = 1500;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -70,9 +76,32 @@ function text(v: unknown): string | null {
   return null;
 }
 
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+
+/** A value for a btree key: as it is when short, else `sha256:<hex>` of it. */
+export function boundedKey(s: string): string {
+  return Buffer.byteLength(s) <= MAX_KEY_BYTES ? s : `sha256:${sha256(s)}`;
+}
+
+/**
+ * Text for an indexed column: as it is up to `maxBytes`, else its first characters (half the budget),
+ * "…" and the sha256 of the whole, so two long values never share a key and a reader sees what it was.
+ */
+export function boundedText(s: string, maxBytes: number): string {
+  if (Buffer.byteLength(s) <= maxBytes) return s;
+  let prefix = "";
+  let bytes = 0;
+  for (const ch of s) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > maxBytes / 2) break;
+    prefix += ch;
+  }
+  return `${prefix}…[sha256:${sha256(s)}]`;
+}
+
 function id(v: unknown): string | null {
   const s = text(v);
-  return s !== null && s.length <= MAX_ID_LENGTH ? s : null;
+  return s === null ? null : boundedKey(s);
 }
 
 /** Origin and action ids are integers in Customer.io; anything else stays in the payload only. */
@@ -80,6 +109,11 @@ function intId(v: unknown): string | null {
   if (typeof v === "number" && Number.isSafeInteger(v)) return String(v);
   if (typeof v === "string" && /^-?\d{1,18}$/.test(v)) return String(BigInt(v));
   return null;
+}
+
+function boundedHref(v: unknown): string | null {
+  const s = text(v);
+  return s === null ? null : boundedText(s, MAX_HREF_BYTES);
 }
 
 const truthy = (v: unknown) => v === true || v === "true" || v === 1;
@@ -98,7 +132,12 @@ function timestampMs(v: unknown, fallback: number): number {
  */
 export function jsonbSafe(raw: string, parsed: unknown): string {
   if (!/\\u(0000|[dD][89a-fA-F])/.test(raw)) return raw;
-  return JSON.stringify(parsed, (_k, v: unknown) =>
+  return jsonText(parsed);
+}
+
+/** JSON text of a value that jsonb accepts: NUL characters and lone surrogates become U+FFFD. */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
     typeof v === "string" ? v.replaceAll("\u0000", "\uFFFD").replace(/\p{Cs}/gu, "\uFFFD") : v,
   );
 }
@@ -108,8 +147,8 @@ function personKey(identifiers: JsonObject | null, customerId: string | null, em
   if (cioId) return `cio_id:${cioId}`;
   const personId = identifiers ? id(identifiers["id"]) : null;
   if (personId) return `id:${personId}`;
-  if (customerId) return `id:${customerId}`;
-  if (email) return `email:${email}`;
+  if (customerId) return `id:${boundedKey(customerId)}`;
+  if (email) return `email:${boundedKey(email)}`;
   return null;
 }
 
@@ -162,7 +201,7 @@ export function normalizeEvent(
     receivedAt,
     customerId,
     identifiers: identifiersObj ? jsonbSafe(JSON.stringify(identifiersObj), identifiersObj) : null,
-    href: text(data["href"]),
+    href: boundedHref(data["href"]),
     linkId: text(data["link_id"]),
     failureMessage: text(data["failure_message"]),
     source,

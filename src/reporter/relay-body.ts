@@ -1,10 +1,9 @@
-// Owns the relay's request bodies: validating them as Customer.io would, turning an accepted one into
-// a delivery_events row (source = relay), and the body we later send to Customer.io for it.
-import { createHash, randomUUID } from "node:crypto";
-import type { JsonObject, NormalizedEvent } from "../webhooks/event.js";
-import { normalizeEvent } from "../webhooks/event.js";
+// Owns the relay's request bodies: validating them as Customer.io would, and the body we later send to
+// Customer.io for an accepted one. (How a body becomes an event is the event core's: events/relay-event.ts.)
+import type { JsonObject, NormalizedEvent } from "../events/event.js";
+import type { RelayKind } from "../events/relay-event.js";
 
-export type RelayKind = "metric" | "push_event";
+export type { RelayKind };
 
 /** Metrics /api/v1/metrics accepts, by the delivery's channel (Customer.io derives the channel itself). */
 export const RELAY_METRICS_BY_CHANNEL: Record<string, readonly string[]> = {
@@ -38,10 +37,23 @@ function depth(v: unknown, limit: number): number {
 }
 const MAX_DEPTH = 32;
 
-/** Problems with a body, worded for the caller; empty when it is acceptable. */
-export function validateRelayBody(kind: RelayKind, body: JsonObject, knownChannel: string | null): string[] {
+const PUSH_ONLY = ["event", "device_id"];
+const METRIC_ONLY = ["metric", "recipient", "reason", "href"];
+
+/**
+ * Problems with a body, worded for the caller; empty when it is acceptable. The route decides the kind
+ * of call; a body carrying the other kind's fields is refused rather than guessed at. Whether the
+ * metric suits the delivery's channel is checked by the store, in the same statement (channelsRefusing).
+ */
+export function validateRelayBody(kind: RelayKind, body: JsonObject): string[] {
   const errors: string[] = [];
   if (depth(body, MAX_DEPTH) > MAX_DEPTH) return [`body is nested deeper than ${MAX_DEPTH} levels`];
+  const foreign = (kind === "metric" ? PUSH_ONLY : METRIC_ONLY).filter((f) => f in body);
+  if (foreign.length > 0) {
+    const route = kind === "metric" ? "/api/v1/metrics" : "a push-event endpoint";
+    errors.push(`${foreign.join(", ")} ${foreign.length > 1 ? "are" : "is"} not a field of ${route}: a body mixes a metric and a push event; send each to its own endpoint`);
+    return errors;
+  }
   const deliveryId = body["delivery_id"];
   if (!isString(deliveryId)) errors.push("delivery_id is required (a string)");
   else if (deliveryId.length > MAX_ID) errors.push(`delivery_id is longer than ${MAX_ID} characters`);
@@ -49,9 +61,6 @@ export function validateRelayBody(kind: RelayKind, body: JsonObject, knownChanne
   if (kind === "metric") {
     const metric = body["metric"];
     if (!isString(metric) || !RELAY_METRICS.includes(metric)) errors.push(`metric must be one of ${RELAY_METRICS.join(", ")}`);
-    else if (knownChannel && RELAY_METRICS_BY_CHANNEL[knownChannel] && !RELAY_METRICS_BY_CHANNEL[knownChannel].includes(metric)) {
-      errors.push(`metric ${metric} is not reported for ${knownChannel} deliveries (allowed: ${RELAY_METRICS_BY_CHANNEL[knownChannel].join(", ")})`);
-    }
     for (const f of ["recipient", "reason", "href"]) optionalString(body, f, errors);
   } else {
     const event = body["event"];
@@ -61,40 +70,20 @@ export function validateRelayBody(kind: RelayKind, body: JsonObject, knownChanne
   return errors;
 }
 
-export const relayKindOf = (payload: JsonObject): RelayKind => ("event" in payload && !("metric" in payload) ? "push_event" : "metric");
-
-/**
- * The delivery_events row for an accepted body. With a timestamp, the id is derived from the content,
- * so a client retrying the same metric is stored (and sent) once; without one, every call is new.
- */
-export function normalizeRelay(body: JsonObject, receivedAt: number = Date.now()): NormalizedEvent {
-  const kind = relayKindOf(body);
-  const raw = JSON.stringify(body);
-  const eventId =
-    body["timestamp"] !== undefined && body["timestamp"] !== null
-      ? `relay:${createHash("sha256").update(`${kind}\n${raw}`).digest("hex")}`
-      : `relay:${randomUUID()}`;
-  const metric = kind === "push_event" ? body["event"] : body["metric"];
-  // Reuse the webhook mapping for the common fields by presenting the body as an event.
-  const asEvent: JsonObject = {
-    event_id: eventId,
-    object_type: kind === "push_event" ? "push" : null,
-    metric: metric ?? null,
-    timestamp: body["timestamp"] ?? null,
-    data: {
-      delivery_id: body["delivery_id"] ?? null,
-      recipient: body["recipient"] ?? (kind === "push_event" ? (body["device_id"] ?? null) : null),
-      failure_message: body["reason"] ?? null,
-      href: body["href"] ?? null,
-    },
-  };
-  return { ...normalizeEvent(asEvent, raw, "relay", receivedAt), payload: raw };
+/** The known channels that do not take this call's metric: the store refuses it for their deliveries. */
+export function channelsRefusing(kind: RelayKind, body: JsonObject): string[] {
+  const metric = String(kind === "push_event" ? body["event"] : body["metric"]);
+  return Object.entries(RELAY_METRICS_BY_CHANNEL).filter(([, metrics]) => !metrics.includes(metric)).map(([channel]) => channel);
 }
 
+/** Why a call was refused for its delivery's channel, worded like the other validation errors. */
+export const channelError = (kind: RelayKind, body: JsonObject, channel: string) =>
+  `metric ${String(kind === "push_event" ? body["event"] : body["metric"])} is not reported for ${channel} deliveries (allowed: ${RELAY_METRICS_BY_CHANNEL[channel]?.join(", ") ?? "none"})`;
+
 /** The body we send to Customer.io: always with the original time, however late the send. */
-export function outboundBody(body: JsonObject, event: NormalizedEvent): JsonObject {
+export function outboundBody(kind: RelayKind, body: JsonObject, event: NormalizedEvent): JsonObject {
   const timestamp = Math.floor(event.occurredAt / 1000);
-  if (relayKindOf(body) === "push_event") {
+  if (kind === "push_event") {
     return { delivery_id: body["delivery_id"]!, event: body["event"]!, device_id: body["device_id"]!, timestamp };
   }
   const out: JsonObject = { delivery_id: body["delivery_id"]!, metric: body["metric"]!, timestamp };

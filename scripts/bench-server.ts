@@ -1,17 +1,22 @@
-// One server of the ingest benchmark, started by scripts/bench-ingest.ts in its own process:
-//   baseline  the same Koa app, body reading, signature check and parsing, answering 200 without a database
-//   naive     the same route, one transaction per request: BEGIN; insert event; upsert delivery; COMMIT
+// One server of the ingest and relay benchmarks, started by scripts/lib/bench-http.ts in its own process:
+//   baseline  the same Koa app, body reading, signature check or relay validation, and parsing,
+//             answering 200 without a database (the webhook and the relay routes)
+//   naive     the same routes, one transaction per request: BEGIN; insert the event; apply it (and, for
+//             the relay, look up the delivery and queue the outbox row); COMMIT
 //   ours      the real service (startService): group commit, 2xx after the commit
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import pg from "pg";
 import { startService } from "../src/app.js";
 import { loadConfig } from "../src/core/config.js";
+import { inTransaction } from "../src/core/database.js";
 import { createHttpApp } from "../src/core/http.js";
 import { createLogger } from "../src/core/logger.js";
-import type { NormalizedEvent } from "../src/webhooks/event.js";
-import type { EventSink } from "../src/webhooks/event-store.js";
-import { batchParams, PROJECT_SQL } from "../src/webhooks/projection.sql.js";
+import { DeliveryLookup } from "../src/events/delivery-lookup.js";
+import { writeBatch, type EventSink, type Write } from "../src/events/event-store.js";
+import { batchParams, deliveryProjectionSql } from "../src/events/projection.sql.js";
+import { relayRoutes } from "../src/reporter/relay.routes.js";
+import { RelayService } from "../src/reporter/relay.service.js";
 import { webhookRoutes } from "../src/webhooks/webhook.routes.js";
 
 const variant = process.env["BENCH_VARIANT"];
@@ -21,7 +26,14 @@ const log = createLogger(config.logLevel);
 /** The straightforward receiver: a transaction per request, the event then its delivery. */
 class NaiveSink implements EventSink {
   constructor(private readonly pool: pg.Pool) {}
-  async store(event: NormalizedEvent) {
+  async store(write: Write) {
+    const { event } = write;
+    if (write.outbox?.length) {
+      // The relay as it was before group commit: a lookup of the delivery, then a transaction of its own.
+      await new DeliveryLookup(this.pool).get(event.deliveryId ?? "");
+      const { inserted } = await inTransaction(this.pool, (client) => writeBatch(client, [write]));
+      return { status: inserted.size > 0 ? "stored" : "duplicate" } as const;
+    }
     const client = await this.pool.connect();
     try {
       await client.query("BEGIN");
@@ -33,9 +45,9 @@ class NaiveSink implements EventSink {
          ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
         values: [event.eventId, event.deliveryId, event.objectType, event.metric, event.occurredAt, event.receivedAt, event.customerId, event.identifiers, event.href, event.linkId, event.failureMessage, event.source, event.payload],
       });
-      if (inserted.rowCount === 1) await client.query({ name: "naive-upsert-delivery", text: PROJECT_SQL, values: batchParams([event]) });
+      if (inserted.rowCount === 1) await client.query({ name: "naive-upsert-delivery", text: deliveryProjectionSql("deliveries"), values: batchParams([event]) });
       await client.query("COMMIT");
-      return inserted.rowCount === 1 ? ("stored" as const) : ("duplicate" as const);
+      return { status: inserted.rowCount === 1 ? "stored" : "duplicate" } as const;
     } catch (err) {
       await client.query("ROLLBACK").catch(() => undefined);
       throw err;
@@ -52,16 +64,21 @@ async function listen(handler: http.RequestListener): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/** The webhook and relay routes over a sink. */
+function routesOver(sink: EventSink) {
+  const relay = new RelayService(sink, () => undefined);
+  return createHttpApp(log, [webhookRoutes(config.webhooks, sink), relayRoutes(config.relay, relay, config.webhooks.timeoutMs)]).callback();
+}
+
 let port: number;
 if (variant === "ours") {
   const service = await startService(config, log);
   port = Number(new URL(service.url).port);
 } else if (variant === "baseline") {
-  const sink: EventSink = { store: async () => "stored" };
-  port = await listen(createHttpApp(log, [webhookRoutes(config.webhooks, sink)]).callback());
+  port = await listen(routesOver({ store: async () => ({ status: "stored" }) }));
 } else if (variant === "naive") {
   const pool = new pg.Pool({ connectionString: config.database.url, max: config.database.poolSize });
-  port = await listen(createHttpApp(log, [webhookRoutes(config.webhooks, new NaiveSink(pool))]).callback());
+  port = await listen(routesOver(new NaiveSink(pool)));
 } else {
   throw new Error(`BENCH_VARIANT must be baseline, naive or ours, got ${variant}`);
 }
