@@ -64,7 +64,13 @@ function pgSettings(pool: PoolSettings) {
  * part waits for its own connections and never takes another's.
  */
 export function createPool(url: string, pool: PoolSettings): pg.Pool {
-  return new pg.Pool({ connectionString: url, max: pool.poolSize, ...pgSettings(pool) });
+  const created = new pg.Pool({ connectionString: url, max: pool.poolSize, ...pgSettings(pool) });
+  // A connection that dies while its client is checked out (say between two statements of a
+  // transaction) emits 'error' on the client, and pg-pool listens only while a client is idle: unheard,
+  // that error would be an uncaught exception and take the process down. The statement that runs on the
+  // client fails with it anyway, so the caller still sees it; idle clients also reach the pool's listener.
+  created.on("connect", (client) => client.on("error", () => undefined));
+  return created;
 }
 
 export function createDataSource(url: string, pool: PoolSettings): DataSource {
