@@ -98,6 +98,6 @@ try {
   );
   status = result.status ?? 1;
 } finally {
-  await embedded?.destroy();
+  await embedded?.stop(); // its data (and server.log) stay until the next run, for a look after a failure
 }
 process.exit(status);
