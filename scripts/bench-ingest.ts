@@ -5,13 +5,27 @@
 // body content. Prints requests/s, p50/p99 latency, errors, the ratios against the baseline and naive,
 // the rows verified in the database (every 2xx must be there), and each server's peak RSS.
 import os from "node:os";
-import { parseArgs } from "node:util";
+import { parseCommandLine, type Tool } from "../src/core/cli.js";
 import { mb, startBenchDatabase } from "./lib/bench-db.js";
 import { queryOnce, runMatrix } from "./lib/bench-http.js";
 import { webhookLoad } from "./lib/webhook-load.js";
 
-const { values } = parseArgs({
-  options: {
+const TOOL: Tool = {
+  name: "npm run bench:ingest --",
+  usage: `Usage: npm run bench:ingest [-- options]
+
+Loads three webhook receivers (baseline without a database, naive, ours) with autocannon on loopback
+against a fresh embedded PostgreSQL, and prints requests/s, latency, ratios and verified rows.
+
+Options:
+  --seconds N            load per run (default 10)       --warmup N        seconds before measuring (2)
+  --connections A,B,...  concurrencies (1,10,50)         --variants LIST   baseline,naive,ours
+  --pool-size N          database pool of ours (10)      --max-in-flight N, --max-batch N   group commit
+  -h, --help             this help
+`,
+};
+
+const { values } = parseCommandLine(TOOL, {
     seconds: { type: "string", default: "10" },
     warmup: { type: "string", default: "2" },
     connections: { type: "string", default: "1,10,50" },
@@ -19,7 +33,6 @@ const { values } = parseArgs({
     "pool-size": { type: "string", default: "10" },
     "max-in-flight": { type: "string", default: "" },
     "max-batch": { type: "string", default: "" },
-  },
 });
 const KEY = "bench-signing-key";
 const SECONDS = Number(values.seconds);

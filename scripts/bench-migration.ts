@@ -3,13 +3,27 @@
 // embedded PostgreSQL (durable settings), puts delivery_events back in its shape before partitioning
 // (one table keyed by event_id, person-level events with a NULL delivery_id), marks the migrations since
 // then as not run, and times `migrate` (the PartitionedEvents migration moves the rows in batches).
-import { parseArgs } from "node:util";
 import pg from "pg";
+import { parseCommandLine, type Tool } from "../src/core/cli.js";
 import { migrate } from "../src/core/database.js";
 import { startBenchDatabase } from "./lib/bench-db.js";
 import { seedSynthetic } from "./lib/synthetic.js";
 
-const { values } = parseArgs({ options: { deliveries: { type: "string", default: "2000000" }, days: { type: "string", default: "90" } } });
+const TOOL: Tool = {
+  name: "npm run bench:migration --",
+  usage: `Usage: npm run bench:migration [-- --deliveries 2000000 --days 90]
+
+Seeds synthetic history with events in one table (as before partitioning), then times the migration
+that moves them into monthly partitions.
+
+Options:
+  --deliveries N   deliveries of history (default 2000000)
+  --days N         days of history (90)
+  -h, --help       this help
+`,
+};
+
+const { values } = parseCommandLine(TOOL, { deliveries: { type: "string", default: "2000000" }, days: { type: "string", default: "90" } });
 const SINCE_PARTITIONING = ["PartitionedEvents1796289943592", "RetentionErasure1796290534757"];
 
 const db = await startBenchDatabase("migration");

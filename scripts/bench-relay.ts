@@ -7,17 +7,30 @@
 // database); naive is the relay as it was before group commit (a lookup and a transaction per call);
 // ours is the service. Every 200 must have exactly one outbox row.
 import os from "node:os";
-import { parseArgs } from "node:util";
+import { parseCommandLine, type Tool } from "../src/core/cli.js";
 import { mb, startBenchDatabase } from "./lib/bench-db.js";
 import { queryOnce, runMatrix, type BenchRequest } from "./lib/bench-http.js";
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "10" },
-    warmup: { type: "string", default: "2" },
-    connections: { type: "string", default: "1,10,50" },
-    variants: { type: "string", default: "baseline,naive,ours" },
-  },
+const TOOL: Tool = {
+  name: "npm run bench:relay --",
+  usage: `Usage: npm run bench:relay [-- options]
+
+Loads the relay (/api/v1/metrics and /push/events) of three servers (baseline without a database,
+naive, ours) with autocannon on loopback against a fresh embedded PostgreSQL, and checks that every
+200 has exactly one outbox row.
+
+Options:
+  --seconds N            load per run (default 10)       --warmup N        seconds before measuring (2)
+  --connections A,B,...  concurrencies (1,10,50)         --variants LIST   baseline,naive,ours
+  -h, --help             this help
+`,
+};
+
+const { values } = parseCommandLine(TOOL, {
+  seconds: { type: "string", default: "10" },
+  warmup: { type: "string", default: "2" },
+  connections: { type: "string", default: "1,10,50" },
+  variants: { type: "string", default: "baseline,naive,ours" },
 });
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = values.connections.split(",").map(Number);

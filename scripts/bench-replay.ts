@@ -5,7 +5,7 @@
 // replay (the baseline), then during `replayProjections` over the whole history. Prints the webhooks'
 // latency in both phases, their ratio, and the replay's rate. Every webhook must answer 200.
 import os from "node:os";
-import { parseArgs } from "node:util";
+import { parseCommandLine, type Tool } from "../src/core/cli.js";
 import pg from "pg";
 import { replayProjections } from "../src/events/replay.js";
 import { mb, startBenchDatabase } from "./lib/bench-db.js";
@@ -13,7 +13,21 @@ import { startBenchServer } from "./lib/bench-http.js";
 import { deliveryId, messageEvent, signedHeaders } from "./lib/sample-events.js";
 import { seedWebhookEvents } from "./lib/seed-events.js";
 
-const { values } = parseArgs({ options: { deliveries: { type: "string", default: "50000" }, senders: { type: "string", default: "6" } } });
+const TOOL: Tool = {
+  name: "npm run bench:replay --",
+  usage: `Usage: npm run bench:replay [-- --deliveries 50000 --senders 6]
+
+What a replay costs the webhooks that keep arriving meanwhile: webhook latency from --senders
+concurrent senders without a replay, then during one over --deliveries deliveries (4 events each).
+
+Options:
+  --deliveries N   deliveries seeded (default 50000)
+  --senders N      concurrent webhook senders (6)
+  -h, --help       this help
+`,
+};
+
+const { values } = parseCommandLine(TOOL, { deliveries: { type: "string", default: "50000" }, senders: { type: "string", default: "6" } });
 const KEY = "bench-signing-key";
 
 const db = await startBenchDatabase("replay");

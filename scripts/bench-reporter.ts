@@ -4,7 +4,6 @@
 // (/api/v1/metrics, /push/events) and /api/v2/batch. Prints the achieved request rate against the
 // configured limit (must stay at or just under 1.0), metrics delivered per second, and peak memory.
 // A mode that cannot finish in --seconds is measured over that window.
-import { parseArgs } from "node:util";
 import pg from "pg";
 import type { ReporterConfig } from "../src/core/config.js";
 import { createLogger } from "../src/core/logger.js";
@@ -13,16 +12,30 @@ import { OutboxSender } from "../src/reporter/outbox-sender.js";
 import { TrackClient } from "../src/reporter/track-client.js";
 import { FakeCustomerIo } from "./lib/fake-customerio.js";
 import { mb, rssSampler, startBenchDatabase } from "./lib/bench-db.js";
+import { parseCommandLine, type Tool } from "../src/core/cli.js";
 
-const { values } = parseArgs({
-  options: {
+const TOOL: Tool = {
+  name: "npm run bench:reporter --",
+  usage: `Usage: npm run bench:reporter [-- options]
+
+Queues N push metrics in a fresh embedded PostgreSQL and drains them against the fake Customer.io
+once per push mode; prints the request rate against the limit and metrics delivered per second.
+
+Options:
+  --metrics N      metrics queued (default 100000)     --rate N          requests/s limit (100)
+  --latency MS     the fake's answer time (20)          --seconds N       longest run per mode (30)
+  --batch-size N   items per /api/v2/batch (100)        --concurrency N   requests in flight (10)
+  -h, --help       this help
+`,
+};
+
+const { values } = parseCommandLine(TOOL, {
     metrics: { type: "string", default: "100000" },
     rate: { type: "string", default: "100" },
     latency: { type: "string", default: "20" },
     seconds: { type: "string", default: "30" },
     "batch-size": { type: "string", default: "100" },
     concurrency: { type: "string", default: "10" },
-  },
 });
 const N = Number(values.metrics);
 const RATE = Number(values.rate);

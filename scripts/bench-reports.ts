@@ -2,16 +2,32 @@
 // the latency of each dashboard report (and the API's other reports) as served, against the same
 // report computed straight from delivery_events, in one run, as a ratio. p50 and p95 of --runs runs
 // after one warm-up run.
-import { parseArgs } from "node:util";
 import pg from "pg";
 import { loadDatabaseConfig } from "../src/core/config.js";
 import { openDatabase } from "../src/core/database.js";
 import * as reports from "../src/reports/reports.repository.js";
+import { parseCommandLine, type Tool } from "../src/core/cli.js";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "20" }, days: { type: "string", default: "30" }, "reference-runs": { type: "string", default: "3" } } });
+const TOOL: Tool = {
+  name: "npm run bench:reports --",
+  usage: `Usage: npm run bench:reports [-- --runs 20 --days 30 --reference-runs 3]
+
+Times each report over the last --days days on the history \`npm run seed:synthetic\` made (database
+cio_synthetic of the embedded PostgreSQL, or SYNTHETIC_DATABASE_URL), against the same report
+computed from delivery_events.
+
+Options:
+  --runs N             timed runs per report after a warm-up (default 20)
+  --days N             report range (30)
+  --reference-runs N   runs of the slow reference queries (3)
+  -h, --help           this help
+`,
+};
+
+const { values } = parseCommandLine(TOOL, { runs: { type: "string", default: "20" }, days: { type: "string", default: "30" }, "reference-runs": { type: "string", default: "3" } });
 const RUNS = Number(values.runs);
 
-const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.error(m), owner: false });
+const database = await openDatabase(loadDatabaseConfig(), { log: (m) => console.error(m), role: "tool" });
 const url = process.env["SYNTHETIC_DATABASE_URL"] ?? database.embedded?.url("cio_synthetic");
 if (!url) throw new Error("set SYNTHETIC_DATABASE_URL");
 const pool = new pg.Pool({ connectionString: url, max: 2 });

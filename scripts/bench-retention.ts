@@ -8,8 +8,8 @@
 //   3. every dashboard report over the last 30 days, on the partitioned history: p50 and p95.
 // It needs about 2 × 18 GB of disk and half an hour on 2 cores, most of it seeding.
 import os from "node:os";
-import { parseArgs } from "node:util";
 import pg from "pg";
+import { parseCommandLine, type Tool } from "../src/core/cli.js";
 import { listPartitions } from "../src/events/partitions.js";
 import * as reports from "../src/reports/reports.repository.js";
 import { mb, startBenchDatabase } from "./lib/bench-db.js";
@@ -17,14 +17,27 @@ import { queryOnce, runMatrix } from "./lib/bench-http.js";
 import { seedSynthetic } from "./lib/synthetic.js";
 import { webhookLoad } from "./lib/webhook-load.js";
 
-const { values } = parseArgs({
-  options: {
-    deliveries: { type: "string", default: "9000000" },
-    seconds: { type: "string", default: "10" },
-    warmup: { type: "string", default: "2" },
-    connections: { type: "string", default: "1,50" },
-    runs: { type: "string", default: "10" },
-  },
+const TOOL: Tool = {
+  name: "npm run bench:retention --",
+  usage: `Usage: npm run bench:retention [-- options]
+
+A year of synthetic history in a fresh embedded PostgreSQL, then: webhook ingest into partitioned and
+unpartitioned events, retention against DELETE for the oldest month, and the dashboard's reports.
+
+Options:
+  --deliveries N         deliveries of history (default 9000000: about 20 million events)
+  --seconds N            load per ingest run (10)      --warmup N   seconds before measuring (2)
+  --connections A,B,...  concurrencies (1,50)          --runs N     runs per report (10)
+  -h, --help             this help
+`,
+};
+
+const { values } = parseCommandLine(TOOL, {
+  deliveries: { type: "string", default: "9000000" },
+  seconds: { type: "string", default: "10" },
+  warmup: { type: "string", default: "2" },
+  connections: { type: "string", default: "1,50" },
+  runs: { type: "string", default: "10" },
 });
 const KEY = "bench-signing-key";
 const seconds = (from: number) => ((Date.now() - from) / 1000).toFixed(1);

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
+import { exitWithUsage, parseCommandLine, type Tool } from "../src/core/cli.js";
 import { migrate } from "../src/core/database.js";
 import { EmbeddedPostgres } from "../src/core/embedded-postgres.js";
 import { DATA_DIR, PROJECT_ROOT } from "../src/core/paths.js";
@@ -25,21 +26,38 @@ function testFiles(roots: string[]): string[] {
   return out;
 }
 
-const roots = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["test"];
+const TOOL: Tool = {
+  name: "npm test --",
+  usage: `Usage: npm test [-- <test file or folder> ...]
+
+Type-checks, lints, then starts a throwaway embedded PostgreSQL (or uses TEST_DATABASE_URL), migrates a
+template database, checks entities and migrations agree, and runs the test files (all of test/ by
+default) with node:test, each on its own copy of the template. \`npm run test:unit\` runs test/unit only.
+
+Environment:
+  TEST_DATABASE_URL   a PostgreSQL server to use instead of the embedded one (a superuser URL)
+  TEST_CONCURRENCY    test files run at once (default 2)
+  CHROMIUM_PATH       the browser for test/e2e (default: a system chromium, else @sparticuz/chromium's)
+
+Options:
+  -h, --help   this help
+`,
+};
+const { positionals } = parseCommandLine(TOOL, {}, { positionals: true });
+const roots = positionals.length > 0 ? positionals : ["test"];
+for (const root of roots) if (!fs.existsSync(path.resolve(PROJECT_ROOT, root))) exitWithUsage(TOOL, `no test file or folder "${root}"`, false);
 let embedded: EmbeddedPostgres | undefined;
 let adminUrl = process.env["TEST_DATABASE_URL"];
 if (!adminUrl) {
-  const dir = path.join(DATA_DIR, "test-postgres");
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.rmSync(`${dir}.password`, { force: true });
   embedded = new EmbeddedPostgres({
-    dir,
+    dir: path.join(DATA_DIR, "test-postgres"),
     port: await freePort(),
     database: "postgres",
     // Durable, like a user's server: commits wait for the disk, so a test of bursts and deadlines sees
     // real commit latency (measured: the suite takes the same time as with fsync off).
     settings: { max_connections: "300" },
   });
+  embedded.removeData(); // a throwaway cluster: never reuse one left by an interrupted run
   adminUrl = await embedded.start();
 }
 
@@ -80,6 +98,6 @@ try {
   );
   status = result.status ?? 1;
 } finally {
-  await embedded?.stop();
+  await embedded?.stop(); // its data (and server.log) stay until the next run, for a look after a failure
 }
 process.exit(status);

@@ -42,7 +42,7 @@ export interface Service {
 }
 
 export async function startService(config: Config, log: Logger): Promise<Service> {
-  const database = await openDatabase(config.database, { log: (m) => log.info(m), owner: true });
+  const database = await openDatabase(config.database, { log: (m) => log.info(m), role: "service" });
   try {
     if (config.database.runMigrations) {
       const applied = await migrate(database.url);
@@ -118,9 +118,23 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // says otherwise: a proxy in front of the public port can never reach it.
     const adminApp = createHttpApp(log, [healthRoutes(dataSource, () => shuttingDown), reportsRoutes(config.reports, reportsPool, "admin"), dashboardHomeRoutes()]);
 
-    const server = await listen(app, config.port, config.host);
-    const adminServer = await listen(adminApp, config.admin.port, config.admin.host).catch((err: unknown) => {
+    // Port taken (say): undo what started, so the database closes without stray errors.
+    const undo = async () => {
+      await reporterJob?.stop();
+      await maintenanceJob.stop();
+      await firstMaintenance;
+      await sender.stop();
+      await track.close();
+      await Promise.all(pools.map((p) => p.end()));
+      await dataSource.destroy();
+    };
+    const server = await listen(app, config.port, config.host).catch(async (err: unknown) => {
+      await undo();
+      throw err;
+    });
+    const adminServer = await listen(adminApp, config.admin.port, config.admin.host).catch(async (err: unknown) => {
       server.close();
+      await undo();
       throw err;
     });
 

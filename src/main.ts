@@ -1,15 +1,43 @@
 // The process: read configuration, start the service, and shut down gracefully on SIGINT/SIGTERM.
 import { startService } from "./app.js";
+import { startedLogFields, startupBox } from "./banner.js";
+import { parseCommandLine, type Tool } from "./core/cli.js";
 import { ConfigError, loadConfig } from "./core/config.js";
 import { createLogger } from "./core/logger.js";
-import { trialKeyFile, trialSigningKey } from "./core/trial-key.js";
-import { DASHBOARD_PATH } from "./reports/reports.routes.js";
-import { WEBHOOK_PATH } from "./webhooks/webhook.routes.js";
+import { explainStartupError } from "./core/startup-error.js";
+import { readTrialKey, trialSigningKey } from "./core/trial-key.js";
+
+const TOOL: Tool = {
+  name: "npm start --",
+  usage: `Usage: npm start            (npm run dev: the same, from source)
+
+Runs the service: receives Customer.io reporting webhooks, relays metrics to Customer.io, serves the
+unsubscribe page, the reports API and the dashboard. Everything is configured with environment
+variables (see "Configuration" in the README); with none, it starts a trial: an embedded PostgreSQL
+and a generated signing key, both kept in .data/.
+
+Common variables:
+  PORT, HOST                      where it listens (default 0.0.0.0:3000)
+  DATABASE_URL                    your PostgreSQL (unset: the embedded one)
+  CIO_WEBHOOK_SIGNING_KEYS        the reporting webhook's signing key(s)
+  CIO_SITE_ID, CIO_API_KEY        Track API credentials, to send relayed calls to Customer.io
+
+Options:
+  -h, --help   this help
+`,
+};
 
 async function main(): Promise<void> {
+  parseCommandLine(TOOL, {});
   let config;
+  let keyCreated = false;
   try {
-    config = loadConfig(process.env, { trialSigningKey });
+    config = loadConfig(process.env, {
+      trialSigningKey: (dataDir) => {
+        keyCreated = readTrialKey(dataDir) === undefined;
+        return trialSigningKey(dataDir);
+      },
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -18,17 +46,19 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const service = await startService(config, log);
-  log.info({ listen: service.url, admin: service.adminUrl }, `listening; dashboard: ${service.adminUrl}${DASHBOARD_PATH}; Customer.io webhook URL: <your public base URL>${WEBHOOK_PATH}`);
-
-  if (config.webhooks.keySource === "generated") {
-    // Trial mode only: the key is meant to be copied, so it is printed, not logged.
-    process.stdout.write(
-      `\n  Trial mode: no CIO_WEBHOOK_SIGNING_KEYS set, so a local signing key was generated.\n` +
-        `  Key: ${config.webhooks.signingKeys[0]}\n  (kept in ${trialKeyFile(config.dataDir)}; \`npm run send-sample\` uses it)\n` +
-        `  Set CIO_WEBHOOK_SIGNING_KEYS to your Customer.io signing key for real traffic.\n\n`,
-    );
+  let service;
+  try {
+    service = await startService(config, log);
+  } catch (err) {
+    const line = explainStartupError(err, { databaseUrl: config.database.url, host: config.host, port: config.port });
+    if (line === undefined) throw err;
+    process.stderr.write(`Failed to start: ${line}\n`);
+    process.exit(1);
   }
+  const facts = { config, service, keyCreated };
+  // For the person who ran `npm start`; in production the log line below says the same, minus the key.
+  if (!config.production) process.stdout.write(startupBox(facts));
+  log.info(startedLogFields(facts), "listening");
   if (config.webhooks.skipSignature) log.warn("INSECURE_SKIP_SIGNATURE=true: webhook signatures are NOT verified");
 
   let stopping = false;

@@ -1,6 +1,5 @@
 // A throwaway embedded PostgreSQL for benchmarks, with the same settings as a trial install (durable:
 // fsync on), a fresh migrated database, and a clean stop.
-import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { migrate } from "../../src/core/database.js";
@@ -19,10 +18,8 @@ export interface BenchDatabase {
 }
 
 export async function startBenchDatabase(name: string): Promise<BenchDatabase> {
-  const dir = path.join(DATA_DIR, `bench-${name}`);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.rmSync(`${dir}.password`, { force: true });
-  const embedded = new EmbeddedPostgres({ dir, port: await freePort(), database: "postgres", settings: { max_connections: "300" } });
+  const embedded = new EmbeddedPostgres({ dir: path.join(DATA_DIR, `bench-${name}`), port: await freePort(), database: "postgres", settings: { max_connections: "300" } });
+  embedded.removeData();
   await embedded.start();
   return {
     embedded,
@@ -37,9 +34,7 @@ export async function startBenchDatabase(name: string): Promise<BenchDatabase> {
       return url;
     },
     stop: async () => {
-      await embedded.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.rmSync(`${dir}.password`, { force: true });
+      await embedded.destroy();
     },
   };
 }

@@ -95,7 +95,8 @@ const envSchema = z.object({
   RELAY_CREDENTIALS: csv.refine((pairs) => pairs.every((p) => /^[^:]+:.+$/.test(p)), "must be comma-separated user:password pairs"),
   RELAY_BODY_LIMIT: byteSize("64kb"),
 
-  REPORTER_ENABLED: bool(true),
+  /** Unset: on, except in a trial without Track API settings (see loadConfig). */
+  REPORTER_ENABLED: z.enum(["true", "false", "1", "0", "yes", "no", ""]).optional(),
   REPORTER_SCHEDULE: z.string().optional().default("*/5 * * * * *"),
   REPORTER_RATE_LIMIT: int(100, 1, 10_000),
   REPORTER_CONCURRENCY: int(10, 1, 256),
@@ -254,7 +255,9 @@ export interface Config {
 }
 
 export interface ReporterConfig {
+  /** Whether this instance sends the outbox to Customer.io; when not, `held` says why. */
   enabled: boolean;
+  held?: "trial-without-track-settings" | "disabled" | null;
   schedule: string;
   rateLimit: number;
   concurrency: number;
@@ -344,6 +347,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
   if (e.REPORTER_PUSH_MODE === "batch" && !hasTrackCredentials) problems.push("REPORTER_PUSH_MODE: batch needs CIO_SITE_ID and CIO_API_KEY (/api/v2/batch requires Basic auth)");
   if (e.CIO_REGION === "auto" && !hasTrackCredentials) problems.push("CIO_REGION: auto needs CIO_SITE_ID and CIO_API_KEY (the region lookup requires Basic auth)");
   if (e.ADMIN_PORT !== 0 && e.ADMIN_PORT === e.PORT) problems.push(`ADMIN_PORT: must differ from PORT (${e.PORT}); the admin listener serves reports apart from the public one`);
+  // A trial (no DATABASE_URL, not production) with no Track API settings keeps what it owes
+  // Customer.io in the outbox instead of retrying, forever and noisily, calls no one set up.
+  const hasTrackSettings = hasTrackCredentials || Boolean(e.CIO_TRACK_URL) || e.CIO_REGION !== undefined;
+  const reporterEnabled =
+    e.REPORTER_ENABLED === undefined || e.REPORTER_ENABLED === "" ? production || hasTrackSettings : ["true", "1", "yes"].includes(e.REPORTER_ENABLED);
+  const reporterHeld = reporterEnabled ? null : e.REPORTER_ENABLED ? "disabled" : "trial-without-track-settings";
   if (!cron.validate(e.REPORTER_SCHEDULE)) problems.push(`REPORTER_SCHEDULE: not a valid cron expression: "${e.REPORTER_SCHEDULE}"`);
   if (!cron.validate(e.MAINTENANCE_SCHEDULE)) problems.push(`MAINTENANCE_SCHEDULE: not a valid cron expression: "${e.MAINTENANCE_SCHEDULE}"`);
   if (problems.length > 0) throw new ConfigError(problems);
@@ -377,7 +386,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
     },
     relay: { credentials: e.RELAY_CREDENTIALS, bodyLimitBytes: e.RELAY_BODY_LIMIT },
     reporter: {
-      enabled: e.REPORTER_ENABLED,
+      enabled: reporterEnabled,
+      held: reporterHeld,
       schedule: e.REPORTER_SCHEDULE,
       rateLimit: e.REPORTER_RATE_LIMIT,
       concurrency: e.REPORTER_CONCURRENCY,

@@ -16,7 +16,7 @@ import { EventRetention } from "../../entities/event-retention.entity.js";
 import { Erasure } from "../../entities/erasure.entity.js";
 import { migrations } from "../../migrations/index.js";
 import type { Config } from "./config.js";
-import { EmbeddedPostgres } from "./embedded-postgres.js";
+import { EmbeddedPostgres, type EmbeddedRole } from "./embedded-postgres.js";
 
 export const entities = [DeliveryEvent, Delivery, PersonSubscription, OutboxItem, RateLimit, Unsubscribe, DeliveryStatsDaily, ReportSettings, EventRetention, Erasure];
 export const EMBEDDED_DATABASE = "cio";
@@ -66,7 +66,13 @@ function pgSettings(pool: PoolSettings) {
  * part waits for its own connections and never takes another's.
  */
 export function createPool(url: string, pool: PoolSettings): pg.Pool {
-  return new pg.Pool({ connectionString: url, max: pool.poolSize, ...pgSettings(pool) });
+  const created = new pg.Pool({ connectionString: url, max: pool.poolSize, ...pgSettings(pool) });
+  // A connection that dies while its client is checked out (say between two statements of a
+  // transaction) emits 'error' on the client, and pg-pool listens only while a client is idle: unheard,
+  // that error would be an uncaught exception and take the process down. The statement that runs on the
+  // client fails with it anyway, so the caller still sees it; idle clients also reach the pool's listener.
+  created.on("connect", (client) => client.on("error", () => undefined));
+  return created;
 }
 
 export function createDataSource(url: string, pool: PoolSettings): DataSource {
@@ -138,19 +144,19 @@ export interface Database {
 }
 
 /**
- * Resolves the server: DATABASE_URL, or the embedded PostgreSQL (started here if needed). The service
- * owns the embedded server and stops it on shutdown; command-line tools stop it only if they started it,
- * so running one next to the service leaves the service's database alone.
+ * Resolves the server: DATABASE_URL, or the embedded PostgreSQL (started here if needed). A service
+ * owns the embedded server (and refuses to start while another service owns it); command-line tools
+ * use the running one and stop only a server they started, so a tool next to the service leaves the
+ * service's database alone. See embedded-postgres.ts.
  */
 export async function openDatabase(
   config: Config["database"],
-  options: { log?: (msg: string) => void; owner: boolean },
+  options: { log?: (msg: string) => void; role: EmbeddedRole },
 ): Promise<Database> {
   if (config.url) return { url: config.url, close: async () => undefined };
-  const embedded = new EmbeddedPostgres({ dir: config.embeddedDir, port: config.embeddedPort, database: EMBEDDED_DATABASE, log: options.log });
+  const embedded = new EmbeddedPostgres({ dir: config.embeddedDir, port: config.embeddedPort, database: EMBEDDED_DATABASE, role: options.role, log: options.log });
   const url = await embedded.start();
-  const startedHere = embedded.startedHere;
-  return { url, embedded, close: () => (options.owner || startedHere ? embedded.stop() : Promise.resolve()) };
+  return { url, embedded, close: () => embedded.stop() };
 }
 
 /** The URL tools use when they do not start the server themselves (ormconfig.ts, CLI scripts). */

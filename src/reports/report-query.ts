@@ -115,18 +115,54 @@ export function toCsv(rows: ReadonlyArray<Record<string, Cell>>): string {
   });
 }
 
-/** A plain-text table for terminals: numbers right-aligned, long text cut. */
-export function toTable(rows: ReadonlyArray<Record<string, Cell>>): string {
+export interface TableOptions {
+  /** Widest line allowed: long text is cut first, then columns from the end are left out (and named). */
+  maxWidth?: number;
+  /** Columns to show first, in this order; the others follow in their own order. */
+  order?: readonly string[];
+  /** Said after the list of left-out columns, e.g. how to see them all. */
+  moreHint?: string;
+}
+
+const isRate = (column: string) => column.endsWith("_rate");
+const MIN_TEXT = 20;
+
+/** A table cell: rates as percentages, instants as "YYYY-MM-DD HH:MM:SS" UTC, objects as JSON. */
+function tableText(column: string, v: Cell): string {
+  if (typeof v === "number" && isRate(column)) return `${(v * 100).toFixed(1)}%`;
+  if (v instanceof Date) return `${v.toISOString().slice(0, 19).replace("T", " ")}Z`;
+  return text(v).replaceAll(/\s+/g, " ");
+}
+
+const cut = (s: string, width: number) => (s.length > width ? `${s.slice(0, Math.max(1, width - 1))}…` : s);
+
+/** A plain-text table for terminals: numbers right-aligned, rates as percentages, fitted to maxWidth. */
+export function toTable(rows: ReadonlyArray<Record<string, Cell>>, options: TableOptions = {}): string {
   if (rows.length === 0) return "(no rows)\n";
-  const columns = Object.keys(rows[0]!);
-  const cells = rows.map((r) => columns.map((c) => {
-    const s = text(r[c]);
-    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-  }));
-  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const numeric = columns.map((_, i) => cells.every((row) => row[i] === "" || !Number.isNaN(Number(row[i]))));
-  const line = (values: string[]) => values.map((v, i) => (numeric[i] ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join("  ").trimEnd();
-  return [line(columns), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n") + "\n";
+  const own = Object.keys(rows[0]!);
+  const first = (options.order ?? []).filter((c) => own.includes(c));
+  let columns = [...first, ...own.filter((c) => !first.includes(c))];
+  const cells = rows.map((r) => columns.map((c) => tableText(c, r[c])));
+  const numeric = columns.map((c, i) => cells.every((row) => row[i] === "" || !Number.isNaN(Number(row[i])) || (isRate(c) && row[i]!.endsWith("%"))));
+  let widths = columns.map((c, i) => Math.min(60, Math.max(c.length, ...cells.map((row) => row[i]!.length))));
+  const total = (ws: number[]) => ws.reduce((a, b) => a + b, 0) + 2 * (ws.length - 1);
+  const maxWidth = options.maxWidth ?? Infinity;
+  // To fit: leave out the columns not asked for first, then narrow long text, then leave out more.
+  let shown = columns.length;
+  while (shown > Math.max(1, first.length) && total(widths.slice(0, shown)) > maxWidth) shown--;
+  while (total(widths.slice(0, shown)) > maxWidth) {
+    const widest = widths.slice(0, shown).reduce((best, w, i) => (!numeric[i] && w > MIN_TEXT && (best < 0 || w > widths[best]!) ? i : best), -1);
+    if (widest < 0) break;
+    widths[widest]! -= 1;
+  }
+  while (shown > 1 && total(widths.slice(0, shown)) > maxWidth) shown--;
+  const hidden = columns.slice(shown);
+  columns = columns.slice(0, shown);
+  widths = widths.slice(0, shown);
+  const line = (values: string[]) => values.map((v, i) => (numeric[i] ? v.padStart(widths[i]!) : cut(v, widths[i]!).padEnd(widths[i]!))).join("  ").trimEnd();
+  const out = [line(columns), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map((row) => line(row.slice(0, shown)))];
+  if (hidden.length > 0) out.push(`(${hidden.length} more column${hidden.length === 1 ? "" : "s"}: ${hidden.join(", ")}${options.moreHint ? `; ${options.moreHint}` : ""})`);
+  return out.join("\n") + "\n";
 }
 
 /** Runs every parser, then throws once with all their problems. */

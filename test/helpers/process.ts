@@ -61,6 +61,21 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
   };
 }
 
+/** Whether the service at `baseUrl` answers /readyz with 200. */
+export async function isReady(baseUrl: string): Promise<boolean> {
+  return (await fetch(`${baseUrl}/readyz`).catch(() => null))?.status === 200;
+}
+
+/** The exit code of a process expected to stop by itself; killed (code null) if it has not after `ms`. */
+export async function exitCodeWithin(proc: ServiceProcess, ms: number): Promise<number | null> {
+  const timer = setTimeout(() => proc.child.kill("SIGKILL"), ms);
+  try {
+    return await proc.exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A service process on `databaseUrl` (already migrated), answering /readyz; `adminUrl` is its admin listener. */
 export async function startInstance(databaseUrl: string, env: Record<string, string> = {}): Promise<{ proc: ServiceProcess; url: string; adminUrl: string }> {
   const [port, adminPort] = [await freePort(), await freePort()];
@@ -77,7 +92,7 @@ export async function startInstance(databaseUrl: string, env: Record<string, str
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if ((await fetch(`${url}/readyz`).catch(() => null))?.status === 200) return { proc, url, adminUrl };
+    if (await isReady(url)) return { proc, url, adminUrl };
     if (Date.now() > deadline) throw new Error(`instance not ready in 30 s; output:\n${proc.output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -108,12 +108,12 @@ describe("erasure", () => {
   it("runs as `npm run erase`, which explains itself and refuses a wrong call with exit 64", async () => {
     const run = (...args: string[]) =>
       promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/erase.ts", ...args], { cwd: PROJECT_ROOT, env: { ...process.env, DATABASE_URL: db.url, CIO_WEBHOOK_SIGNING_KEYS: TEST_KEY, ERASURE_SECRET: SECRET } });
-    assert.match((await run("--help")).stdout, /usage: npm run erase -- \(--email <address> \| --customer-id <id> \| --cio-id <id>\) \[--dry-run\]/);
+    assert.match((await run("--help")).stdout, /Usage: npm run erase -- \(--email <address> \| --customer-id <id> \| --cio-id <id>\) \[--dry-run\]/);
     const dry = await run("--customer-id", other.id, "--dry-run");
     assert.match(dry.stdout, /Dry run \(nothing changed\): would erase a person with 1 email address\(es\), 1 customer id\(s\), 1 cio_id\(s\), 1 deliveries/);
     assert.match(dry.stdout, /deliveries\s+1 row\(s\)/);
     for (const args of [["--email", "a@b.c", "--cio-id", "x"], ["--nope"], []]) {
-      await assert.rejects(run(...args), (e: { code: number; stderr: string }) => e.code === 64 && /usage: npm run erase/.test(e.stderr), args.join(" "));
+      await assert.rejects(run(...args), (e: { code: number; stderr: string }) => e.code === 64 && /Usage: npm run erase/.test(e.stderr), args.join(" "));
     }
   });
 });

@@ -7,6 +7,7 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { FakeCustomerIo } from "../../scripts/lib/fake-customerio.js";
 import { deliveryId, messageEvent } from "../../scripts/lib/sample-events.js";
+import { officialClientCalls } from "../helpers/official-client.js";
 import { PROJECT_ROOT } from "../../src/core/paths.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { startInstance } from "../helpers/process.js";
@@ -329,17 +330,9 @@ describe("push modes", () => {
 describe("the official customerio-node client", () => {
   it("reports metrics and push events through our relay, and the fake receives what it would have sent", async () => {
     const [metricId, pushId] = [deliveryId(), deliveryId()];
-    // In a child process: importing undici here replaces the global fetch dispatcher, which the client uses.
-    const script = `
-      const { TrackClient } = require("customerio-node");
-      const cio = new TrackClient("site", "key", { url: process.argv[1] + "/api/v1" });
-      (async () => {
-        await cio.reportMetric({ delivery_id: process.argv[2], metric: "clicked", timestamp: 1700000000, href: "https://example.com/x" });
-        await cio.trackPush({ delivery_id: process.argv[3], event: "opened", device_id: "device-9", timestamp: 1700000000 });
-        console.log("ok");
-      })().catch((e) => { console.error(e); process.exit(1); });`;
-    const { stdout } = await promisify(execFile)(process.execPath, ["-e", script, svc.url, metricId, pushId], { cwd: PROJECT_ROOT });
-    assert.equal(stdout.trim(), "ok");
+    const answers = await officialClientCalls(svc.url, "cio.reportMetric", { DELIVERY_1: metricId });
+    answers.push(...(await officialClientCalls(svc.url, "cio.trackPush", { DELIVERY_2: pushId })));
+    assert.deepEqual(answers, [{}, {}]);
     await delivered(metricId);
     await delivered(pushId);
     assert.deepEqual(sentFor(metricId).map((r) => [r.path, r.body]), [["/api/v1/metrics", { delivery_id: metricId, metric: "clicked", timestamp: 1700000000, href: "https://example.com/x" }]]);

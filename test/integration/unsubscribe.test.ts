@@ -1,12 +1,10 @@
 // The hosted unsubscribe endpoint over HTTP: one-click, JSON (with the official client), the form,
 // hostile ids, repeats, Customer.io down during the unsubscribe, custom attributes, rate limit.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { FakeCustomerIo } from "../../scripts/lib/fake-customerio.js";
 import { deliveryId, messageEvent } from "../../scripts/lib/sample-events.js";
-import { PROJECT_ROOT } from "../../src/core/paths.js";
+import { officialClientCalls } from "../helpers/official-client.js";
 import { resubscribeToken, validToken } from "../../src/unsubscribe/unsubscribe.routes.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { startTestService, type TestService } from "../helpers/service.js";
@@ -80,13 +78,7 @@ describe("POST /unsubscribe/:delivery_id", () => {
 
   it("works with the official customerio-node client's unsubscribe(), both ways", async () => {
     const id = await knownDelivery();
-    const script = `
-      const { TrackClient } = require("customerio-node");
-      const cio = new TrackClient("site", "key", { url: process.argv[1] + "/api/v1" });
-      (async () => { await cio.unsubscribe(process.argv[2]); await cio.unsubscribe(process.argv[2], false); console.log("ok"); })()
-        .catch((e) => { console.error(e); process.exit(1); });`;
-    const { stdout } = await promisify(execFile)(process.execPath, ["-e", script, svc.url, id], { cwd: PROJECT_ROOT });
-    assert.equal(stdout.trim(), "ok");
+    assert.deepEqual(await officialClientCalls(svc.url, "cio.unsubscribe", { DELIVERY_3: id }), [{}, {}]);
     const rows = await db.query("SELECT unsubscribe, method FROM unsubscribes WHERE delivery_id = $1 ORDER BY id", [id]);
     assert.deepEqual(rows, [{ unsubscribe: true, method: "api" }, { unsubscribe: false, method: "api" }]);
     await waitFor("both forwarded", () => unsubscribeCalls(id).length === 2);

@@ -2,7 +2,6 @@
 // is disturbed): every answer during the outage is a 503 in under a second, the service recovers by
 // itself, and every acknowledged event is stored and applied.
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
@@ -27,9 +26,7 @@ before(async () => {
 });
 after(async () => {
   await svc.stop();
-  await cluster.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.rmSync(`${dir}.password`, { force: true });
+  await cluster.destroy();
 });
 
 interface Answer {

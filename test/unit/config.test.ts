@@ -56,6 +56,20 @@ describe("configuration", () => {
     assert.equal(loadConfig({ CIO_WEBHOOK_SIGNING_KEYS: "k", PORT: "0", ADMIN_PORT: "0" }).admin.port, 0, "both on free ports (tests)");
   });
 
+  it("keeps the outbox unsent in a trial without Track API settings, and sends it otherwise", () => {
+    const reporter = (env: Record<string, string>) => {
+      const { enabled, held } = loadConfig({ CIO_WEBHOOK_SIGNING_KEYS: "k", ...env }).reporter;
+      return { enabled, held };
+    };
+    assert.deepEqual(reporter({}), { enabled: false, held: "trial-without-track-settings" });
+    assert.deepEqual(reporter({ CIO_SITE_ID: "s", CIO_API_KEY: "k" }), { enabled: true, held: null });
+    assert.deepEqual(reporter({ CIO_TRACK_URL: "http://127.0.0.1:9" }), { enabled: true, held: null });
+    assert.deepEqual(reporter({ CIO_REGION: "eu" }), { enabled: true, held: null });
+    assert.deepEqual(reporter({ REPORTER_ENABLED: "true" }), { enabled: true, held: null }, "asked for explicitly");
+    assert.deepEqual(reporter({ DATABASE_URL: "postgres://db/cio" }), { enabled: true, held: null }, "production: the metric endpoints need no credentials");
+    assert.deepEqual(reporter({ DATABASE_URL: "postgres://db/cio", REPORTER_ENABLED: "false" }), { enabled: false, held: "disabled" });
+  });
+
   it("splits comma-separated signing keys for rotation and parses sizes", () => {
     const config = loadConfig({ CIO_WEBHOOK_SIGNING_KEYS: " old , new ,", WEBHOOK_BODY_LIMIT: "512kb" });
     assert.deepEqual(config.webhooks.signingKeys, ["old", "new"]);
