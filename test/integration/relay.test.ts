@@ -7,7 +7,7 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { FakeCustomerIo } from "../../scripts/lib/fake-customerio.js";
 import { deliveryId, messageEvent } from "../../scripts/lib/sample-events.js";
-import { officialClientCalls } from "../helpers/official-client.js";
+import { runWithOfficialClient } from "../helpers/official-clients.js";
 import { PROJECT_ROOT } from "../../src/core/paths.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { startInstance } from "../helpers/process.js";
@@ -330,9 +330,15 @@ describe("push modes", () => {
 describe("the official customerio-node client", () => {
   it("reports metrics and push events through our relay, and the fake receives what it would have sent", async () => {
     const [metricId, pushId] = [deliveryId(), deliveryId()];
-    const answers = await officialClientCalls(svc.url, "cio.reportMetric", { DELIVERY_1: metricId });
-    answers.push(...(await officialClientCalls(svc.url, "cio.trackPush", { DELIVERY_2: pushId })));
-    assert.deepEqual(answers, [{}, {}]);
+    const script = `
+      const { TrackClient } = require(CLIENT);
+      const cio = new TrackClient("site", "key", { url: process.argv[1] + "/api/v1" });
+      (async () => {
+        await cio.reportMetric({ delivery_id: process.argv[2], metric: "clicked", timestamp: 1700000000, href: "https://example.com/x" });
+        await cio.trackPush({ delivery_id: process.argv[3], event: "opened", device_id: "device-9", timestamp: 1700000000 });
+        console.log("ok");
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    assert.equal((await runWithOfficialClient("customerio-node", script, [svc.url, metricId, pushId])).trim(), "ok");
     await delivered(metricId);
     await delivered(pushId);
     assert.deepEqual(sentFor(metricId).map((r) => [r.path, r.body]), [["/api/v1/metrics", { delivery_id: metricId, metric: "clicked", timestamp: 1700000000, href: "https://example.com/x" }]]);
