@@ -5,7 +5,7 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";
 
 export type OutboxStatus = "pending" | "delivered" | "dead" | "superseded";
-export type OutboxKind = "metric" | "push_event" | "unsubscribe" | "identify";
+export type OutboxKind = "metric" | "push_event" | "unsubscribe" | "identify" | "cdp_call";
 
 @Entity({ name: "outbox" })
 @Index("outbox_due_idx", ["priority", "nextAttemptAt", "id"], { where: "status = 'pending'" })

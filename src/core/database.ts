@@ -14,11 +14,12 @@ import { DeliveryStatsDaily } from "../../entities/delivery-stats-daily.entity.j
 import { ReportSettings } from "../../entities/report-settings.entity.js";
 import { EventRetention } from "../../entities/event-retention.entity.js";
 import { Erasure } from "../../entities/erasure.entity.js";
+import { PipelinesWriteKey } from "../../entities/pipelines-write-key.entity.js";
 import { migrations } from "../../migrations/index.js";
 import type { Config } from "./config.js";
 import { EmbeddedPostgres, type EmbeddedRole } from "./embedded-postgres.js";
 
-export const entities = [DeliveryEvent, Delivery, PersonSubscription, OutboxItem, RateLimit, Unsubscribe, DeliveryStatsDaily, ReportSettings, EventRetention, Erasure];
+export const entities = [DeliveryEvent, Delivery, PersonSubscription, OutboxItem, RateLimit, Unsubscribe, DeliveryStatsDaily, ReportSettings, EventRetention, Erasure, PipelinesWriteKey];
 export const EMBEDDED_DATABASE = "cio";
 
 export interface PoolSettings {
