@@ -12,6 +12,7 @@ import { checkout } from "../core/database.js";
 import { normalizeEvent, type EventSource, type JsonObject, type NormalizedEvent } from "./event.js";
 import { quarantine } from "./event-store.js";
 import { batchParams, PROJECT_DELIVERIES_SQL, PROJECT_PEOPLE_SQL, REPLAY_TABLES } from "./projection.sql.js";
+import { isPipelinesDelivery, normalizePipelinesDelivery } from "./pipelines-event.js";
 import { normalizeRelay, relayKindOf } from "./relay-event.js";
 import { retentionHorizon } from "./retention.js";
 import { normalizeUnsubscribe } from "./unsubscribe-event.js";
@@ -52,7 +53,9 @@ export function renormalize(row: StoredEvent): NormalizedEvent {
   const raw = JSON.stringify(row.payload);
   const event =
     row.source === "relay"
-      ? normalizeRelay(relayKindOf(row.payload), row.payload, row.received_ms)
+      ? isPipelinesDelivery(row.payload)
+        ? normalizePipelinesDelivery(row.payload, row.event_id, row.received_ms)
+        : normalizeRelay(relayKindOf(row.payload), row.payload, row.received_ms)
       : row.source === "unsubscribe_page"
         ? normalizeUnsubscribe(row.payload, row.received_ms)
         : normalizeEvent(row.payload, raw, row.source, row.received_ms);
