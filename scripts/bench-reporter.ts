@@ -62,6 +62,7 @@ try {
     }
     const config: ReporterConfig = {
       enabled: true, schedule: "* * * * * *", rateLimit: RATE, concurrency: Number(values.concurrency), maxAttempts: 5,
+      transport: "track", pipelinesRateLimit: RATE, pipelinesBatchSize: 100,
       pushMode: mode, batchSize: Number(values["batch-size"]), leaseSeconds: 120, backoffBaseMs: 1000, backoffMaxMs: 60_000,
     };
     const client = new TrackClient({ siteId: "site", apiKey: "key", region: "us", baseUrl: fake.url, timeoutMs: 10_000, connections: config.concurrency, log });

@@ -13,6 +13,11 @@ import cron from "node-cron";
 import { healthRoutes } from "./health/health.routes.js";
 import { runMaintenance } from "./maintenance/maintenance.js";
 import { OutboxSender } from "./reporter/outbox-sender.js";
+import { PIPELINES_HOSTS, PipelinesClient } from "./reporter/pipelines-client.js";
+import { PipelinesKeys } from "./reporter/pipelines-keys.repository.js";
+import { MAX_BATCH_REQUEST_BYTES } from "./reporter/pipelines-body.js";
+import { pipelinesRoutes } from "./reporter/pipelines.routes.js";
+import { PipelinesService } from "./reporter/pipelines.service.js";
 import { relayRoutes } from "./reporter/relay.routes.js";
 import { RelayService } from "./reporter/relay.service.js";
 import { TrackClient } from "./reporter/track-client.js";
@@ -68,12 +73,23 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const store = new EventStore(ingestPool, config.ingest, log, erasures);
     const lookup = new DeliveryLookup(ingestPool);
     const track = new TrackClient({ ...config.track, connections: config.reporter.concurrency, log });
-    const sender = new OutboxSender(reporterPool, track, config.reporter, log);
+    // Customer.io's Data Pipelines API: CIO_CDP_URL, else the host of the workspace's region.
+    const cdpUrl = config.pipelines.url;
+    const cdp = new PipelinesClient({
+      baseUrl: cdpUrl ? () => Promise.resolve(cdpUrl) : () => track.region().then((r) => PIPELINES_HOSTS[r]),
+      timeoutMs: config.track.timeoutMs,
+      connections: config.reporter.concurrency,
+      log,
+    });
+    const sender = new OutboxSender(reporterPool, track, config.reporter, log, { client: cdp, keys: new PipelinesKeys(reporterPool), ownWriteKey: config.pipelines.writeKey });
     const kick = () => {
       if (config.reporter.enabled) sender.kick(); // an immediate attempt after each accepted call
     };
     const relay = new RelayService(store, kick);
-    const unsubscribes = new UnsubscribeService(store, lookup, { attributes: config.unsubscribe.attributes, canIdentify: track.hasCredentials }, kick);
+    const pipelines = new PipelinesService(store, ingestPool, new PipelinesKeys(ingestPool), kick);
+    // Attribute updates go as Track API calls (Site ID / API key) or, with REPORTER_TRANSPORT=pipelines, as identify calls.
+    const canIdentify = track.hasCredentials || (config.reporter.transport === "pipelines" && Boolean(config.pipelines.writeKey));
+    const unsubscribes = new UnsubscribeService(store, lookup, { attributes: config.unsubscribe.attributes, canIdentify }, kick);
     const u = config.unsubscribe;
     const brand = { name: u.brandName, logoUrl: u.logoUrl, accent: u.accentColor, supportUrl: u.supportUrl, lang: u.lang, template: loadTemplate(u.templatePath) };
     // Every instance runs the schedule; claims (FOR UPDATE SKIP LOCKED + leases) keep them from
@@ -106,12 +122,13 @@ export async function startService(config: Config, log: Logger): Promise<Service
         healthRoutes(dataSource, () => shuttingDown),
         webhookRoutes(config.webhooks, store),
         relayRoutes(config.relay, relay, config.webhooks.timeoutMs),
+        pipelinesRoutes(config.pipelines, pipelines, config.webhooks.timeoutMs),
         unsubscribeRoutes(config.unsubscribe, brand, unsubscribes, config.webhooks.timeoutMs),
         reportsRoutes(config.reports, reportsPool, "public"),
       ],
       {
         trustProxyHops: config.trustProxyHops,
-        bodyBudget: { budget: new ByteBudget(config.requestBodyBudgetBytes), maxBodyBytes: Math.max(config.webhooks.bodyLimitBytes, config.relay.bodyLimitBytes) },
+        bodyBudget: { budget: new ByteBudget(config.requestBodyBudgetBytes), maxBodyBytes: Math.max(config.webhooks.bodyLimitBytes, config.relay.bodyLimitBytes, MAX_BATCH_REQUEST_BYTES) },
       },
     );
     // Personal data (reports, the dashboard) has a listener of its own, on loopback unless ADMIN_HOST
@@ -125,6 +142,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await firstMaintenance;
       await sender.stop();
       await track.close();
+      await cdp.close();
       await Promise.all(pools.map((p) => p.end()));
       await dataSource.destroy();
     };
@@ -147,6 +165,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await sender.stop();
       await store.drained();
       await track.close();
+      await cdp.close();
       await Promise.all(pools.map((p) => p.end()));
       await dataSource.destroy();
       await database.close();

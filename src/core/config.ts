@@ -95,12 +95,22 @@ const envSchema = z.object({
   RELAY_CREDENTIALS: csv.refine((pairs) => pairs.every((p) => /^[^:]+:.+$/.test(p)), "must be comma-separated user:password pairs"),
   RELAY_BODY_LIMIT: byteSize("64kb"),
 
+  PIPELINES_WRITE_KEYS: csv,
+  CIO_CDP_URL: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === "" || /^https?:\/\/[^/]+/.test(v), "must be an http(s) URL such as https://cdp.customer.io/v1"),
+  CIO_CDP_WRITE_KEY: z.string().optional(),
+  PIPELINES_RATE_LIMIT: int(100, 1, 10_000),
+  PIPELINES_BATCH_SIZE: int(100, 1, 2500),
+
   /** Unset: on, except in a trial without Track API settings (see loadConfig). */
   REPORTER_ENABLED: z.enum(["true", "false", "1", "0", "yes", "no", ""]).optional(),
   REPORTER_SCHEDULE: z.string().optional().default("*/5 * * * * *"),
   REPORTER_RATE_LIMIT: int(100, 1, 10_000),
   REPORTER_CONCURRENCY: int(10, 1, 256),
   REPORTER_MAX_ATTEMPTS: int(30, 1, 1000),
+  REPORTER_TRANSPORT: z.enum(["track", "pipelines"]).optional().default("track"),
   REPORTER_PUSH_MODE: z.enum(["auto", "metrics", "push_events", "batch"]).optional().default("auto"),
   REPORTER_BATCH_SIZE: int(100, 1, 1000),
   REPORTER_LEASE_SECONDS: int(120, 5, 3600),
@@ -214,6 +224,15 @@ export interface Config {
     credentials: string[];
     bodyLimitBytes: number;
   };
+  /** The Data Pipelines relay (/v1/...) and Customer.io's Data Pipelines API. */
+  pipelines: {
+    /** Write keys the relay accepts; empty = any (each call is forwarded with its own key). */
+    writeKeys: string[];
+    /** CIO_CDP_URL; undefined = the region's host (PIPELINES_HOSTS). */
+    url: string | undefined;
+    /** Our own write key, for REPORTER_TRANSPORT=pipelines. */
+    writeKey: string | undefined;
+  };
   reporter: ReporterConfig;
   reports: {
     /**
@@ -262,6 +281,16 @@ export interface ReporterConfig {
   rateLimit: number;
   concurrency: number;
   maxAttempts: number;
+  /**
+   * How our own calls go out: `track` (the Track API, as before) or `pipelines` (metrics as "Report
+   * Delivery Event" tracks and attribute updates as identify calls, to the Data Pipelines API with
+   * CIO_CDP_WRITE_KEY). Calls relayed on /v1 always go to the Data Pipelines API.
+   */
+  transport: "track" | "pipelines";
+  /** Requests/s to the Data Pipelines API, for all instances together. */
+  pipelinesRateLimit: number;
+  /** Calls per forwarded /v1/batch (and at most 480 KiB). */
+  pipelinesBatchSize: number;
   /** How push metrics go out; "auto" = batch with Track credentials, else metrics. */
   pushMode: "metrics" | "push_events" | "batch";
   batchSize: number;
@@ -346,10 +375,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
   if (Boolean(e.CIO_SITE_ID) !== Boolean(e.CIO_API_KEY)) problems.push("CIO_SITE_ID / CIO_API_KEY: set both or neither");
   if (e.REPORTER_PUSH_MODE === "batch" && !hasTrackCredentials) problems.push("REPORTER_PUSH_MODE: batch needs CIO_SITE_ID and CIO_API_KEY (/api/v2/batch requires Basic auth)");
   if (e.CIO_REGION === "auto" && !hasTrackCredentials) problems.push("CIO_REGION: auto needs CIO_SITE_ID and CIO_API_KEY (the region lookup requires Basic auth)");
+  if (e.REPORTER_TRANSPORT === "pipelines" && !e.CIO_CDP_WRITE_KEY) problems.push("REPORTER_TRANSPORT: pipelines needs CIO_CDP_WRITE_KEY (the write key of a Customer.io Data Pipelines source)");
   if (e.ADMIN_PORT !== 0 && e.ADMIN_PORT === e.PORT) problems.push(`ADMIN_PORT: must differ from PORT (${e.PORT}); the admin listener serves reports apart from the public one`);
   // A trial (no DATABASE_URL, not production) with no Track API settings keeps what it owes
   // Customer.io in the outbox instead of retrying, forever and noisily, calls no one set up.
-  const hasTrackSettings = hasTrackCredentials || Boolean(e.CIO_TRACK_URL) || e.CIO_REGION !== undefined;
+  const hasTrackSettings = hasTrackCredentials || Boolean(e.CIO_TRACK_URL) || e.CIO_REGION !== undefined || Boolean(e.CIO_CDP_URL) || Boolean(e.CIO_CDP_WRITE_KEY);
   const reporterEnabled =
     e.REPORTER_ENABLED === undefined || e.REPORTER_ENABLED === "" ? production || hasTrackSettings : ["true", "1", "yes"].includes(e.REPORTER_ENABLED);
   const reporterHeld = reporterEnabled ? null : e.REPORTER_ENABLED ? "disabled" : "trial-without-track-settings";
@@ -385,6 +415,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       timeoutMs: e.CIO_TIMEOUT_MS,
     },
     relay: { credentials: e.RELAY_CREDENTIALS, bodyLimitBytes: e.RELAY_BODY_LIMIT },
+    pipelines: { writeKeys: e.PIPELINES_WRITE_KEYS, url: e.CIO_CDP_URL || undefined, writeKey: e.CIO_CDP_WRITE_KEY || undefined },
     reporter: {
       enabled: reporterEnabled,
       held: reporterHeld,
@@ -392,6 +423,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       rateLimit: e.REPORTER_RATE_LIMIT,
       concurrency: e.REPORTER_CONCURRENCY,
       maxAttempts: e.REPORTER_MAX_ATTEMPTS,
+      transport: e.REPORTER_TRANSPORT,
+      pipelinesRateLimit: e.PIPELINES_RATE_LIMIT,
+      pipelinesBatchSize: e.PIPELINES_BATCH_SIZE,
       pushMode: e.REPORTER_PUSH_MODE === "auto" ? (hasTrackCredentials ? "batch" : "metrics") : e.REPORTER_PUSH_MODE,
       batchSize: e.REPORTER_BATCH_SIZE,
       leaseSeconds: e.REPORTER_LEASE_SECONDS,

@@ -15,6 +15,8 @@ export const REDACT_PATHS = [
   "*.signingKeys",
   "apiKey",
   "*.apiKey",
+  "writeKey",
+  "*.writeKey",
   "authorization",
   "*.authorization",
   "*.headers.authorization",

@@ -167,6 +167,19 @@ export async function markFailed(db: Queryable, failures: readonly Failure[], to
   return result.rowCount ?? 0;
 }
 
+/**
+ * The person of each delivery, as its webhooks named them (identifiers.id, else the deprecated
+ * customer_id): who our own metrics are reported for as Data Pipelines calls.
+ */
+export async function customersOf(db: Queryable, deliveryIds: readonly string[]): Promise<Map<string, string>> {
+  const { rows } = await db.query<{ delivery_id: string; person: string }>(
+    `SELECT delivery_id, coalesce(identifiers->>'id', customer_id) AS person FROM deliveries
+     WHERE delivery_id = ANY($1::text[]) AND coalesce(identifiers->>'id', customer_id) IS NOT NULL`,
+    [deliveryIds],
+  );
+  return new Map(rows.map((r) => [r.delivery_id, r.person]));
+}
+
 export async function list(db: Queryable, status: OutboxStatus, limit: number): Promise<OutboxRow[]> {
   const { rows } = await db.query<OutboxRow>(
     `SELECT ${ROW} FROM outbox o WHERE status = $1 ORDER BY id LIMIT $2`,

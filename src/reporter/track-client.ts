@@ -108,6 +108,24 @@ export class TrackClient {
     }
   }
 
+  private discovered?: Promise<"us" | "eu">;
+
+  /**
+   * The workspace's region: CIO_REGION, or (auto) the one Customer.io reports for the Track credentials,
+   * kept once found (a failed lookup is not kept). The Data Pipelines host follows it.
+   */
+  region(): Promise<"us" | "eu"> {
+    const { region } = this.options;
+    if (region !== "auto") return Promise.resolve(region);
+    if (!this.discovered) {
+      this.discovered = this.getRegion((this.options.regionHosts ?? TRACK_HOSTS).us).then((r) => (r.region === "eu" ? "eu" : "us"));
+      this.discovered.catch(() => {
+        this.discovered = undefined;
+      });
+    }
+    return this.discovered;
+  }
+
   /** GET /api/v1/accounts/region (Basic). */
   async getRegion(base?: string): Promise<{ url: string; region: "us" | "eu"; environment_id: number }> {
     const res = await this.call("GET", "/api/v1/accounts/region", undefined, "basic", base);

@@ -38,6 +38,7 @@ export async function startTestService(databaseUrl: string, env: Record<string, 
     MIGRATIONS_RUN: "false",
     // Nothing leaves the machine: without a fake Customer.io, calls go to the discard port and fail.
     CIO_TRACK_URL: "http://127.0.0.1:9",
+    CIO_CDP_URL: "http://127.0.0.1:9",
     ...env,
   });
   const service = await startService(config, log ?? createLogger(env["LOG_LEVEL"] ?? "silent"));
