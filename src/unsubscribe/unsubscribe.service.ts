@@ -59,7 +59,7 @@ export class UnsubscribeService {
     let attributesUpdate: string | null = null;
     if (this.options.attributes) {
       const personId = facts?.personId ?? null;
-      if (!this.options.canIdentify) attributesUpdate = "skipped: CIO_SITE_ID/CIO_API_KEY not set";
+      if (!this.options.canIdentify) attributesUpdate = "skipped: no credentials for attribute updates (CIO_SITE_ID/CIO_API_KEY, or CIO_CDP_WRITE_KEY with REPORTER_TRANSPORT=pipelines)";
       else if (!personId) attributesUpdate = "skipped: no person known for this delivery (no webhook with its identifiers yet)";
       else {
         outbox.push({ eventId: null, kind: "identify", deliveryId, payload: { customer_id: personId, attributes: attributesFor(this.options.attributes, unsubscribe) }, orderingKey: `identify:${personId}`, priority: 0 });
