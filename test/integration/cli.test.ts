@@ -73,6 +73,7 @@ const TOOLS: Array<[script: string, usage: RegExp]> = [
   ["seed-synthetic", /^Usage: npm run seed:synthetic/],
   ["bench-ingest", /^Usage: npm run bench:ingest/],
   ["bench-reporter", /^Usage: npm run bench:reporter/],
+  ["bench-pipelines", /^Usage: npm run bench:pipelines/],
   ["bench-reports", /^Usage: npm run bench:reports/],
   ["bench-relay", /^Usage: npm run bench:relay/],
   ["bench-replay", /^Usage: npm run bench:replay/],
