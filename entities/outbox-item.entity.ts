@@ -1,6 +1,6 @@
 // The outbox: every call we owe Customer.io (relayed metrics, unsubscribes, attribute updates, calls
-// relayed to the Data Pipelines API), written
-// in the same transaction as the event that caused it: a row moves from `pending` to `delivered`, or to
+// relayed to the Data Pipelines API), written in the same transaction as the event that caused it: a
+// row moves from `pending` to `delivered`, or to
 // `dead` (a permanent error, or attempts exhausted) with the last answer kept, or to `superseded` (a
 // newer call of the same ordering key carries the latest state, so this one is never sent).
 import { Column, Entity, Index, PrimaryGeneratedColumn } from "typeorm";

@@ -4,6 +4,7 @@
 // any more. (Rows are queued by the event store, in the same statement as their event.)
 import type pg from "pg";
 import { checkout } from "../core/database.js";
+import { jsonText } from "../events/event.js";
 import type { OutboxKind, OutboxStatus } from "../../entities/outbox-item.entity.js";
 
 type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
@@ -41,7 +42,7 @@ export async function enqueue(db: Queryable, items: readonly NewOutboxItem[]): P
     `INSERT INTO outbox (event_id, kind, delivery_id, payload, ordering_key, priority)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::smallint[])
      ON CONFLICT (event_id) DO NOTHING`,
-    [items.map((i) => i.eventId), items.map((i) => i.kind), items.map((i) => i.deliveryId), items.map((i) => JSON.stringify(i.payload)), items.map((i) => i.orderingKey ?? null), items.map((i) => i.priority ?? 1)],
+    [items.map((i) => i.eventId), items.map((i) => i.kind), items.map((i) => i.deliveryId), items.map((i) => jsonText(i.payload)), items.map((i) => i.orderingKey ?? null), items.map((i) => i.priority ?? 1)],
   );
   return result.rowCount ?? 0;
 }

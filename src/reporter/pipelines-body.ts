@@ -37,6 +37,19 @@ function depth(v: unknown, limit: number): number {
   return max + 1;
 }
 
+const storable = (t: string) => t.replaceAll("\u0000", "\uFFFD").replace(/\p{Cs}/gu, "\uFFFD");
+
+/**
+ * The value with NUL characters and lone surrogates (which PostgreSQL's jsonb cannot hold) replaced by
+ * U+FFFD, in keys as in strings: the one change we make to what a caller sent.
+ */
+function clean(v: unknown): unknown {
+  if (typeof v === "string") return storable(v);
+  if (Array.isArray(v)) return v.map(clean);
+  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [storable(k), clean(x)]));
+  return v;
+}
+
 /** A call ready to store: the body we forward, its messageId, and whether it is a delivery metric. */
 export interface PreparedCall {
   call: JsonObject;
@@ -109,10 +122,11 @@ function messageIdFor(call: JsonObject, source: string): string {
  * nothing: one invalid call refuses the whole request (as Customer.io's strict mode does), and a
  * refused request stores nothing.
  */
-export function prepareCalls(endpoint: PipelinesEndpoint, body: unknown, source: string, receivedAt: number = Date.now()): Prepared {
+export function prepareCalls(endpoint: PipelinesEndpoint, given: unknown, source: string, receivedAt: number = Date.now()): Prepared {
   const fail = (errors: string[]): Prepared => ({ ok: false, status: 400, errors });
-  if (!isObject(body)) return fail(["body must be a JSON object"]);
-  if (depth(body, MAX_DEPTH + 2) > MAX_DEPTH + 2) return fail([`body is nested deeper than ${MAX_DEPTH} levels`]);
+  if (!isObject(given)) return fail(["body must be a JSON object"]);
+  if (depth(given, MAX_DEPTH + 2) > MAX_DEPTH + 2) return fail([`body is nested deeper than ${MAX_DEPTH} levels`]);
+  const body = clean(given) as JsonObject;
   let raw: Array<{ call: unknown; at: string }>;
   let shared: JsonObject = {};
   if (endpoint === "batch") {

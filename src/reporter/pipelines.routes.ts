@@ -61,6 +61,10 @@ export function pipelinesRoutes(config: Config["pipelines"], service: Pick<Pipel
       throw cioError(400, "invalid_json", [`body is not valid JSON: ${(err as Error).message}`]);
     }
     const writeKey = writeKeyOf(ctx.get("authorization"), body);
+    // A key is printable and short (it is stored, and sent as a header); anything else can never be one.
+    if (writeKey !== null && (writeKey.length > 256 || !/^[\x21-\x7e]+$/.test(writeKey))) {
+      throw cioError(401, "unauthorized", ["the write key is not a valid key (printable ASCII without spaces, at most 256 characters)"], { "www-authenticate": 'Basic realm="pipelines"' });
+    }
     if (!writeKey) {
       throw cioError(401, "unauthorized", ["a write key is required: HTTP Basic auth with the source's write key as user name and a blank password"], { "www-authenticate": 'Basic realm="pipelines"' });
     }
