@@ -103,9 +103,12 @@ async function scrubRows(client: pg.PoolClient, ids: Awaited<ReturnType<typeof i
   await run("person_subscriptions", `DELETE FROM person_subscriptions WHERE person_key = ANY($1)`, [ids.personKeys]);
   await run("unsubscribes", `DELETE FROM unsubscribes WHERE delivery_id = ANY($1)`, [ids.deliveryIds]);
   // Calls not yet made for the person are dropped; those made keep no personal data.
-  const forPerson = `(delivery_id = ANY($1) OR (kind = 'identify' AND payload ->> 'customer_id' = ANY($2)))`;
-  await run("outbox", `DELETE FROM outbox WHERE status = 'pending' AND ${forPerson}`, [ids.deliveryIds, ids.customerIds]);
-  await run("outbox", `UPDATE outbox SET payload = jsonb_build_object('erased', true), last_error = NULL, updated_at = now() WHERE status <> 'pending' AND ${forPerson}`, [ids.deliveryIds, ids.customerIds]);
+  // Calls relayed to the Data Pipelines API name the person as userId, or by email in their traits.
+  const forPerson = `(delivery_id = ANY($1) OR (kind = 'identify' AND payload ->> 'customer_id' = ANY($2))
+    OR (kind = 'cdp_call' AND (payload -> 'call' ->> 'userId' = ANY($2) OR lower(payload -> 'call' -> 'traits' ->> 'email') = ANY($3))))`;
+  const emails = ids.emails.map((e) => e.toLowerCase());
+  await run("outbox", `DELETE FROM outbox WHERE status = 'pending' AND ${forPerson}`, [ids.deliveryIds, ids.customerIds, emails]);
+  await run("outbox", `UPDATE outbox SET payload = jsonb_build_object('erased', true), last_error = NULL, updated_at = now() WHERE status <> 'pending' AND ${forPerson}`, [ids.deliveryIds, ids.customerIds, emails]);
   return changes;
 }
 

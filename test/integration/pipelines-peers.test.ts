@@ -8,6 +8,7 @@ import { Analytics } from "@customerio/cdp-analytics-node";
 import { FakePipelines, type PipelinesEvent } from "../../scripts/lib/fake-pipelines.js";
 import { deliveryId, messageEvent } from "../../scripts/lib/sample-events.js";
 import { replayProjections } from "../../src/events/replay.js";
+import { erasePerson, seedOf } from "../../src/privacy/erase.js";
 import { anonymousIdFor, ownMessageId } from "../../src/reporter/outbox-sender.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { startTestService, type TestService } from "../helpers/service.js";
@@ -174,6 +175,34 @@ describe("replay of Data Pipelines metrics", () => {
       assert.equal(repaired.deliveries.changed, 1);
       const strip = (rows: Array<Record<string, unknown>>) => rows.map(({ updated_at: _u, ...r }) => r);
       assert.deepEqual(strip(await db.query("SELECT * FROM deliveries WHERE delivery_id = $1", [id])), strip(good));
+    } finally {
+      await svc.stop();
+      await db.drop();
+    }
+  });
+});
+
+describe("erasure of relayed Data Pipelines calls", () => {
+  it("drops a person's calls not yet forwarded (by userId or traits.email), and empties those sent", async () => {
+    const db = await createTestDatabase();
+    // No Data Pipelines host reachable: the calls stay pending.
+    const svc = await startTestService(db.url, { REPORTER_ENABLED: "false" });
+    try {
+      const auth = { authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString("base64")}` };
+      const batch = [
+        { type: "identify", userId: "erase-me", traits: { email: "Gone@Example.com" }, messageId: "e1" },
+        { type: "identify", anonymousId: "anon-9", traits: { email: "gone@example.com" }, messageId: "e2" },
+        { type: "track", userId: "erase-me", event: "Viewed", messageId: "e3" },
+        { type: "track", userId: "someone-else", event: "Viewed", messageId: "e4" },
+      ];
+      assert.equal((await svc.post("/v1/batch", { batch }, auth)).status, 200);
+      await db.query("UPDATE outbox SET status = 'delivered' WHERE payload->'call'->>'messageId' = 'e3'");
+      await erasePerson(db.pool, "secret", { ...seedOf({ kind: "customer_id", value: "erase-me" }), emails: ["gone@example.com"] });
+      const left = await db.query<{ status: string; payload: unknown }>("SELECT status, payload FROM outbox WHERE kind = 'cdp_call' ORDER BY id");
+      assert.equal(left.length, 2, "the two pending calls of the person are dropped");
+      assert.deepEqual(left.map((r) => r.payload), [{ erased: true }, left[1]!.payload]);
+      assert.ok(JSON.stringify(left[1]!.payload).includes("someone-else"));
+      assert.ok(!JSON.stringify(left).toLowerCase().includes("gone@example.com"));
     } finally {
       await svc.stop();
       await db.drop();
