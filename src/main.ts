@@ -21,6 +21,8 @@ Common variables:
   DATABASE_URL                    your PostgreSQL (unset: the embedded one)
   CIO_WEBHOOK_SIGNING_KEYS        the reporting webhook's signing key(s)
   CIO_SITE_ID, CIO_API_KEY        Track API credentials, to send relayed calls to Customer.io
+  PIPELINES_WRITE_KEYS            write keys the Data Pipelines relay (/v1/...) accepts (unset: any)
+  REPORTER_TRANSPORT              track (default) or pipelines (with CIO_CDP_WRITE_KEY)
 
 Options:
   -h, --help   this help
