@@ -11,5 +11,6 @@ import { OutboxOrdering1796289306758 } from "./1796289306758-OutboxOrdering.js";
 import { PartitionedEvents1796289943592 } from "./1796289943592-PartitionedEvents.js";
 import { RetentionErasure1796290534757 } from "./1796290534757-RetentionErasure.js";
 import { FailureKinds1796300000000 } from "./1796300000000-FailureKinds.js";
+import { AppApiBackfill1796294859954 } from "./1796294859954-AppApiBackfill.js";
 
-export const migrations = [Initial1795477268022, DeliveriesFillfactor1795478000000, Unsubscribes1795478538404, ReportRollup1795478922022, ClickIndex1795479808852, BoundedIndexes1796287828063, EventPersonKey1796288232807, OutboxOrdering1796289306758, PartitionedEvents1796289943592, RetentionErasure1796290534757, FailureKinds1796300000000];
+export const migrations = [Initial1795477268022, DeliveriesFillfactor1795478000000, Unsubscribes1795478538404, ReportRollup1795478922022, ClickIndex1795479808852, BoundedIndexes1796287828063, EventPersonKey1796288232807, OutboxOrdering1796289306758, PartitionedEvents1796289943592, RetentionErasure1796290534757, FailureKinds1796300000000, AppApiBackfill1796294859954];
