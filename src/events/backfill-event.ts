@@ -64,8 +64,19 @@ export function messageMetrics(message: JsonObject): MessageMetric[] {
 /** Our id for the event of one metric of a delivery (its id as the App API gives it): the same every time the message is read. */
 export const backfillEventId = (deliveryId: string, appMetric: string) => boundedKey(`backfill:${deliveryId}:${appMetric}`);
 
-/** The stored payload of a backfilled event. */
-export const backfillPayload = (message: JsonObject, appMetric: string): JsonObject => ({ app_metric: appMetric, message });
+/**
+ * The stored payload of a backfilled event: `{app_metric, message}`. With `whole`, the message as the
+ * App API gave it; otherwise only what this event is made of (its id, type, created time, metrics, and
+ * a failure's message), since the attributes every event of a delivery would repeat (recipient, person,
+ * origin) need to be in one of them only: the projection keeps them from whichever event has them.
+ */
+export function backfillPayload(message: JsonObject, appMetric: string, whole = true): JsonObject {
+  if (whole) return { app_metric: appMetric, message };
+  const metric = messageMetrics(message).find((m) => m.appMetric === appMetric)?.metric ?? null;
+  const slim: JsonObject = { id: message["id"] ?? null, type: message["type"] ?? null, created: message["created"] ?? null, metrics: message["metrics"] ?? null };
+  if (metric !== null && FAILURES.has(metric) && message["failure_message"] !== undefined) slim["failure_message"] = message["failure_message"];
+  return { app_metric: appMetric, message: slim };
+}
 
 /** The delivery id of an App API message (its `id`), bounded as every delivery key is; null if it has none. */
 export function messageDeliveryId(message: JsonObject): string | null {
@@ -78,6 +89,12 @@ export function messageDeliveryId(message: JsonObject): string | null {
  * function of the payload (and, for a message with no usable time, of when it was stored).
  */
 export function normalizeBackfill(payload: JsonObject, receivedAt: number = Date.now()): NormalizedEvent {
+  if (payload["erased"] === true && !isJsonObject(payload["message"])) {
+    // Scrubbed by `npm run erase` afterwards: the skeleton keeps the metric, its time and the delivery.
+    const raw = JSON.stringify(payload);
+    const skeleton: JsonObject = { event_id: payload["event_id"] ?? null, object_type: payload["object_type"] ?? null, metric: payload["metric"] ?? null, timestamp: payload["timestamp"] ?? null, data: { delivery_id: payload["delivery_id"] ?? null } };
+    return { ...normalizeEvent(skeleton, raw, "backfill", receivedAt), payload: jsonbSafe(raw, payload) };
+  }
   const message = isJsonObject(payload["message"]) ? payload["message"] : {};
   const appMetric = typeof payload["app_metric"] === "string" ? payload["app_metric"] : "message";
   const found = messageMetrics(message).find((m) => m.appMetric === appMetric);
@@ -108,4 +125,14 @@ export function normalizeBackfill(payload: JsonObject, receivedAt: number = Date
   const raw = JSON.stringify(payload);
   // A message without any usable time is dated by the day it was stored (deterministic on replay).
   return { ...normalizeEvent(asEvent, raw, "backfill", receivedAt), payload: jsonbSafe(raw, payload) };
+}
+
+/**
+ * The event of a message about a person erased earlier: its metric, time and delivery only (counts do
+ * not change), with a payload that still rebuilds it on replay: the message's id, type, created time and
+ * metrics, and nothing about the person.
+ */
+export function erasedBackfill(message: JsonObject, appMetric: string, receivedAt: number = Date.now()): NormalizedEvent {
+  const slim: JsonObject = { id: message["id"] ?? null, type: message["type"] ?? null, created: message["created"] ?? null, metrics: message["metrics"] ?? null };
+  return normalizeBackfill({ app_metric: appMetric, erased: true, message: slim }, receivedAt);
 }
