@@ -125,7 +125,7 @@ export async function recordPage(db: Queryable, runId: string, counts: RunCounts
        checkpoint = (SELECT CASE WHEN $12::text IS NULL
                        THEN jsonb_set(jsonb_set(c, '{done}', (c -> 'done') || to_jsonb($11::bigint)), '{cursors}', (c -> 'cursors') - $11::text)
                        ELSE jsonb_set(c, ARRAY['cursors', $11::text], to_jsonb($12::text)) END
-                     FROM (SELECT coalesce(checkpoint, jsonb_build_object('window_days', $10::int, 'done', '[]'::jsonb, 'cursors', '{}'::jsonb)) AS c) cp),
+                     FROM (SELECT coalesce(checkpoint, jsonb_build_object('window_days', $10::float8, 'done', '[]'::jsonb, 'cursors', '{}'::jsonb)) AS c) cp),
        status = 'running', error = NULL, updated_at = now()
      WHERE id = $1`,
     [
