@@ -14,6 +14,7 @@ import { loadConfig } from "../../src/core/config.js";
 import { PROJECT_ROOT } from "../../src/core/paths.js";
 import { subjectHash } from "../../src/events/erasures.js";
 import { replayProjections } from "../../src/events/replay.js";
+import * as reportsRepository from "../../src/reports/reports.repository.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { cleanEnv } from "../helpers/process.js";
 import { startTestService, TEST_KEY } from "../helpers/service.js";
@@ -162,6 +163,9 @@ describe("npm run backfill", () => {
         [counts["deliveries"], counts["sent"], counts["delivered"], counts["bounced"], counts["opened"], counts["human_opened"], counts["human_clicked"]],
         [5000, 5000, has("delivered"), has("bounced"), has("opened"), has("human_opened"), has("human_clicked")],
       );
+      // The rollup agrees with the funnel computed straight from the events.
+      const [fromEvents] = await reportsRepository.funnelFromEvents(db.pool, { from: FROM, to: TO });
+      for (const k of ["deliveries", "sent", "delivered", "bounced", "opened", "human_opened", "clicked", "human_clicked"]) assert.equal(fromEvents![k], counts[k], k);
       // Webhooks for deliveries that were backfilled: the same metrics at the same times (their webhooks
       // arriving late), plus a second, later open for one of them.
       const opened = messages.filter((m) => m.metrics["human_clicked"] !== undefined).slice(0, 20);
