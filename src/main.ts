@@ -21,6 +21,7 @@ Common variables:
   DATABASE_URL                    your PostgreSQL (unset: the embedded one)
   CIO_WEBHOOK_SIGNING_KEYS        the reporting webhook's signing key(s)
   CIO_SITE_ID, CIO_API_KEY        Track API credentials, to send relayed calls to Customer.io
+  CIO_APP_API_KEY                 App API key: hourly reconciliation (and npm run backfill)
 
 Options:
   -h, --help   this help
