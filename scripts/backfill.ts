@@ -24,8 +24,9 @@ included) and fills what this service's tables lack: a delivery row for each mes
 nothing. Interrupted, the same command goes on from the last page written. Reads at most
 CIO_APP_API_RATE_LIMIT requests a second (10, shared with every instance) of 1,000 messages each.
 
-Needs CIO_APP_API_KEY (Customer.io: Settings > API credentials > App API keys), and CIO_REGION=eu for
-an EU workspace (or CIO_APP_API_URL), plus the service's own settings (DATABASE_URL, signing keys).
+Needs CIO_APP_API_KEY (Customer.io: Account Settings > API Credentials > App API Keys), CIO_REGION=eu
+for an EU workspace (or CIO_APP_API_URL), and the service's own settings (DATABASE_URL, signing keys).
+See docs/backfill.md.
 
 Options:
   --from DATE    the first day (UTC)
@@ -68,7 +69,7 @@ await runDatabaseTool(
     // Warnings (a retried request, a restarted window) as log lines above the bar.
     const log = createLogger(process.env["LOG_LEVEL"] ?? "warn", progress.above());
     const api = createAppApiClient(config, pool, log);
-    if (!api) throw new ToolError("CIO_APP_API_KEY is not set: create an App API key in Customer.io (Settings > API credentials > App API keys) and set it");
+    if (!api) throw new ToolError("CIO_APP_API_KEY is not set: create an App API key in Customer.io (Account Settings > API Credentials > App API Keys) and set it");
     const controller = new AbortController();
     let stops = 0;
     const stop = () => {
@@ -104,12 +105,13 @@ await runDatabaseTool(
   { poolSize: 5 },
 );
 
+/** The most useful first: a narrow terminal cuts the end of the line. */
 function describe(p: FillProgress): string {
   const c = p.counts;
   const rate = p.elapsedMs > 0 ? (c.messagesRead * 1000) / p.elapsedMs : 0;
-  const left = p.fraction > 0.02 && p.fraction < 1 ? ` · ETA ${duration((p.elapsedMs * (1 - p.fraction)) / p.fraction)}` : "";
+  const left = p.fraction > 0.02 && p.fraction < 1 ? `ETA ${duration((p.elapsedMs * (1 - p.fraction)) / p.fraction)} · ` : "";
   const adds = dryRun ? `${n(c.metricsMissing)} metrics to add · ${n(c.deliveriesMissing)} deliveries to create` : `${n(c.metricsAdded)} metrics added · ${n(c.deliveriesCreated)} deliveries created`;
-  return `${n(c.messagesRead)} messages · ${n(rate)}/s · ${adds} · ${n(c.metricsPresent)} already present · windows ${p.windowsDone}/${p.windows} done${left}`;
+  return `${left}${n(c.messagesRead)} messages (${n(rate)}/s) · ${adds} · ${n(c.metricsPresent)} already present · windows ${p.windowsDone}/${p.windows} done`;
 }
 
 function print(o: BackfillOutcome): void {

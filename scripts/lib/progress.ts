@@ -8,7 +8,7 @@ export interface ProgressState {
   text: string;
 }
 
-const BAR = 24;
+const BAR = 20;
 const n = (v: number) => Math.round(v).toLocaleString("en-US");
 export { n as formatCount };
 

@@ -40,6 +40,15 @@ export function windowsOf(from: number, to: number, days: number): Array<{ start
   return out;
 }
 
+/**
+ * Days per window when none is asked for: at most 7, and short enough that every reader has a window of
+ * its own (a range of 10 days is 4 windows of 2.5 days), in whole hours.
+ */
+export function windowDaysFor(from: number, to: number, readers: number): number {
+  const hours = Math.ceil((to - from) / 3_600_000 / Math.max(1, readers));
+  return Math.min(7, Math.max(1, hours) / 24);
+}
+
 export interface FillProgress {
   /** Windows read to their end, of all. */
   windowsDone: number;
@@ -60,7 +69,7 @@ export interface FillRequest {
   /** Where to go on from (a resumed run). */
   checkpoint?: Checkpoint | null;
   pageSize?: number;
-  /** Days per window (default 7; a resumed run keeps its own). */
+  /** Days per window (default: windowDaysFor; a resumed run keeps its own). */
   windowDays?: number;
   /** Windows read at once (default 4): a cursor's next page needs its previous one, so one window alone reads at most one page per round trip. */
   readers?: number;
@@ -106,9 +115,10 @@ export class MessageFiller {
   async fill(req: FillRequest): Promise<FillResult> {
     const started = Date.now();
     const pageSize = Math.min(req.pageSize ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE);
+    const readers = req.readers ?? 4;
     const checkpoint: Checkpoint = req.checkpoint
       ? { window_days: req.checkpoint.window_days, done: [...req.checkpoint.done], cursors: { ...req.checkpoint.cursors } }
-      : { window_days: req.windowDays ?? 7, done: [], cursors: {} };
+      : { window_days: req.windowDays ?? windowDaysFor(req.from, req.to, readers), done: [], cursors: {} };
     const windows = windowsOf(req.from, req.to, checkpoint.window_days);
     const key = (w: { start: number }) => String(w.start / 1000);
     const todo = windows.filter((w) => !checkpoint.done.includes(w.start / 1000));
@@ -167,7 +177,7 @@ export class MessageFiller {
         }
       }
     };
-    const workers = Math.max(1, Math.min(req.readers ?? 4, todo.length));
+    const workers = Math.max(1, Math.min(readers, todo.length));
     await Promise.all(
       Array.from({ length: workers }, () =>
         work().catch((err: unknown) => {

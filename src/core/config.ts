@@ -411,7 +411,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
   if (!cron.validate(e.MAINTENANCE_SCHEDULE)) problems.push(`MAINTENANCE_SCHEDULE: not a valid cron expression: "${e.MAINTENANCE_SCHEDULE}"`);
   const hasAppApiKey = Boolean(e.CIO_APP_API_KEY);
   const reconcileEnabled = e.RECONCILE_ENABLED === undefined || e.RECONCILE_ENABLED === "" ? hasAppApiKey : ["true", "1", "yes"].includes(e.RECONCILE_ENABLED);
-  if (reconcileEnabled && !hasAppApiKey) problems.push("RECONCILE_ENABLED: reconciliation needs CIO_APP_API_KEY (Customer.io > Settings > API credentials > App API keys)");
+  if (reconcileEnabled && !hasAppApiKey) problems.push("RECONCILE_ENABLED: reconciliation needs CIO_APP_API_KEY (Customer.io: Account Settings > API Credentials > App API Keys)");
   if (!cron.validate(e.RECONCILE_SCHEDULE)) problems.push(`RECONCILE_SCHEDULE: not a valid cron expression: "${e.RECONCILE_SCHEDULE}"`);
   if (problems.length > 0) throw new ConfigError(problems);
 

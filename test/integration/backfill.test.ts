@@ -111,10 +111,10 @@ after(async () => {
 });
 
 describe("npm run backfill", () => {
-  it("fills deliveries exactly from 5,000 messages over several pages and two windows", async () => {
+  it("fills deliveries exactly from 5,000 messages over several pages and four windows read at once", async () => {
     const output = await backfill(db.url, ["--from", FROM, "--to", TO, "--json"]);
     const first = summary(output);
-    assert.match(output.stderr, /^backfill: 100% 5,000 messages · [\d,]+\/s · [\d,]+ metrics added · 5,000 deliveries created · 0 already present · windows 2\/2 done$/m, "plain progress lines in a log");
+    assert.match(output.stderr, /^backfill: 100% 5,000 messages \([\d,]+\/s\) · [\d,]+ metrics added · 5,000 deliveries created · 0 already present · windows 4\/4 done$/m, "plain progress lines in a log");
     assert.equal(first.messages_read, 5000);
     assert.equal(first.deliveries_created, 5000);
     assert.equal(first.metrics_added, EXPECTED_EVENTS);
@@ -132,10 +132,12 @@ describe("npm run backfill", () => {
 
     // What the fake saw: Bearer auth, pages of 1,000 under cursors, windows within 6 months.
     const pages = fake.log.filter((r) => r.path === "/v1/messages");
-    assert.ok(pages.length >= 6, `at least six pages (${pages.length})`);
+    assert.equal(pages.length, 8, "two pages in each window of 1,250 messages");
     assert.ok(pages.every((r) => r.status === 200 && r.authorization === `Bearer ${fake.apiKey}` && r.query["limit"] === "1000"));
-    assert.ok(pages.filter((r) => r.query["start"]).length >= 4, "later pages follow the cursor");
-    assert.equal(new Set(pages.map((r) => r.query["start_ts"])).size, 2, "two windows");
+    assert.equal(pages.filter((r) => r.query["start"]).length, 4, "second pages follow the cursor");
+    const windows = [...new Set(pages.map((r) => `${r.query["start_ts"]}-${r.query["end_ts"]}`))].sort();
+    assert.deepEqual(windows.map((w) => w.split("-").map(Number)).map(([a, b]) => b! - a!), [216000, 216000, 216000, 216000], "four windows of 2.5 days");
+    assert.ok(pages.slice(0, 4).every((r) => !r.query["start"]), "the four windows start together");
   });
 
   it("changes nothing the second time", async () => {

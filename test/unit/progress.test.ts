@@ -16,7 +16,7 @@ describe("progress", () => {
     p.update({ fraction: 0.5, text: "2,000 messages · 9,800/s · 1,000 metrics added · a long tail of text that does not fit" }, true);
     const line = out.join("");
     const CLEAR = "\r\x1b[K";
-    assert.ok(line.startsWith(`${CLEAR}${"█".repeat(12)}${"░".repeat(12)}  50%  2,000 messages · 9,800/s`), JSON.stringify(line));
+    assert.ok(line.startsWith(`${CLEAR}${"█".repeat(10)}${"░".repeat(10)}  50%  2,000 messages · 9,800/s`), JSON.stringify(line));
     assert.ok(line.replace("\r\x1b[K", "").length <= 59, "fits 60 columns");
     p.above().write("a log line\n");
     assert.deepEqual(out.slice(1, 3), ["\r\x1b[K", "a log line\n"], "a log line clears the bar first");
