@@ -75,6 +75,8 @@ export class AppApiClient {
   private pools = new Map<string, Pool>();
   private base?: Promise<string>;
   private closed = false;
+  /** Until when a 429's Retry-After holds this process back (ms). */
+  private pausedUntil = 0;
 
   constructor(private readonly options: AppApiClientOptions) {}
 
@@ -121,6 +123,12 @@ export class AppApiClient {
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       await this.options.pacer.take();
+      // A slot reserved before a 429 came back (another reader of this process): wait out the pause,
+      // then take a slot after it. Other instances learn of the pause from the shared limit.
+      while (Date.now() < this.pausedUntil && !signal?.aborted) {
+        await sleep(this.pausedUntil - Date.now(), signal);
+        await this.options.pacer.take();
+      }
       try {
         return await this.request(path, signal);
       } catch (err) {
@@ -130,6 +138,7 @@ export class AppApiClient {
         this.options.log.warn({ status: e.status, attempt, retryInMs: Math.round(wait), reason: e.message.slice(0, 300) }, "App API request failed; retrying");
         if (e.status === 429) {
           // Everyone waits: the slot after the pause is the next one any instance gets.
+          this.pausedUntil = Math.max(this.pausedUntil, Date.now() + wait);
           await this.options.pacer.pause(wait).catch(() => undefined);
         } else {
           await sleep(wait, signal);
