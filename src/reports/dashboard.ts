@@ -244,7 +244,9 @@ function completenessSection(c: Completeness | undefined): string {
     : "No reporting webhook has arrived yet.";
   let body: string;
   if (!r.enabled) {
-    body = `<p>Not checked${r.off_because ? ` (${e(r.off_because)})` : ""}. With an App API key in <code>CIO_APP_API_KEY</code>, the last ${r.window_hours} hours are compared with Customer.io every hour and what webhooks missed is filled; <code>npm run backfill</code> fills older history.</p>`;
+    body = r.off_because === "CIO_APP_API_KEY is not set"
+      ? `<p>Not checked: set <code>CIO_APP_API_KEY</code> (an App API key) to compare the last ${r.window_hours} hours with Customer.io every hour and fill what webhooks missed; <code>npm run backfill</code> fills older history.</p>`
+      : `<p>Not checked: ${e(r.off_because ?? "reconciliation is off")}.</p>`;
   } else if (!run) {
     body = `<p>No check has run yet: the first runs on <code>RECONCILE_SCHEDULE</code> (${e(r.schedule)}).</p>`;
   } else {

@@ -154,7 +154,7 @@ describe("silent webhooks", () => {
     assert.equal(errors.length, 1, "once per period, however often it is checked");
     assert.equal((await status()).webhooks.silent, true);
     const page = await (await fetch(`${svc.adminUrl}/reports`)).text();
-    assert.match(page, /<div class="banner" role="alert"><p><strong>No reporting webhooks since \d{4}-\d\d-\d\d \d\d:\d\d UTC<\/strong>, while deliveries are still being made/);
+    assert.match(page, /<div class="banner" role="alert"><p><strong>No reporting webhooks since <span class="nowrap">\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/span><\/strong>, while deliveries are still being made/);
   });
 
   it("counts a message the last reconciliation read after the last webhook as evidence too", async () => {
