@@ -72,7 +72,7 @@ export async function startService(config: Config, log: Logger, options: Service
     const reportsPool = createPool(database.url, { poolSize: db.reportsPoolSize, connectTimeoutMs: db.connectTimeoutMs, statementTimeoutMs: db.statementTimeoutMs, applicationName: "cio-companion-reports" });
     // Reconciliation reads the App API and writes what is missing in the background: its own few
     // connections, with room for a page's statement (1000 messages) under load.
-    const appApiPool = config.appApi.apiKey
+    const appApiPool = config.appApi.apiKey && config.reconcile.enabled
       ? createPool(database.url, { poolSize: 6, connectTimeoutMs: db.connectTimeoutMs * 10, statementTimeoutMs: Math.max(db.statementTimeoutMs, 30_000), applicationName: "cio-companion-reconcile" })
       : undefined;
     const pools = [ingestPool, reporterPool, reportsPool, ...(appApiPool ? [appApiPool] : [])];
@@ -120,7 +120,7 @@ export async function startService(config: Config, log: Logger, options: Service
     // Missing deliveries: the hourly reconciliation with the App API, and noticing silent webhooks.
     const heartbeat = new WebhookHeartbeat(ingestPool, log);
     const appApi = appApiPool ? createAppApiClient(config, appApiPool, log, options.appApi) : undefined;
-    const reconciler = appApi && appApiPool && config.reconcile.enabled ? new Reconciler(appApiPool, new MessageFiller(appApiPool, appApi, erasures, log), config.reconcile, log) : undefined;
+    const reconciler = appApi && appApiPool ? new Reconciler(appApiPool, new MessageFiller(appApiPool, appApi, erasures, log), config.reconcile, log) : undefined;
     const stopReconciling = new AbortController();
     let reconciling: Promise<unknown> | undefined;
     const reconcile = () => {
@@ -136,7 +136,7 @@ export async function startService(config: Config, log: Logger, options: Service
       config.webhookSilenceMinutes > 0
         ? cron.schedule("30 * * * * *", () => silence().then(() => undefined, (err: unknown) => log.warn({ err: (err as Error).message }, "webhook silence check failed")), { name: "webhook-silence", noOverlap: true })
         : undefined;
-    const completeness = { reconcile: config.reconcile, appApi: Boolean(appApi), silenceMinutes: config.webhookSilenceMinutes };
+    const completeness = { reconcile: config.reconcile, appApi: Boolean(config.appApi.apiKey), silenceMinutes: config.webhookSilenceMinutes };
 
     let shuttingDown = false;
     const app = createHttpApp(
