@@ -224,6 +224,8 @@ export class MessageFiller {
     const missingDeliveries = new Set<string>();
     const metricEvents = new Set<string>();
     const seen = new Set<string>();
+    const withoutId = items.filter((i) => i.deliveryId === null).length;
+    if (withoutId > 0) this.log.warn({ messages: withoutId }, "App API messages without an id were skipped: there is no delivery to fill");
     for (const { message, deliveryId, metrics } of items) {
       const created = typeof message["created"] === "number" ? message["created"] * 1000 : null;
       if (created !== null) counts.newestMessageAt = Math.max(counts.newestMessageAt ?? 0, created);
