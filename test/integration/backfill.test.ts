@@ -250,6 +250,31 @@ describe("npm run backfill", () => {
     }
   });
 
+  it("stops after the page being written on Ctrl-C, exits 130, and the same command goes on", async () => {
+    const own = await createTestDatabase();
+    fake.latencyMs = 250;
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", "scripts/backfill.ts", "--from", FROM, "--to", TO, "--json"], { cwd: PROJECT_ROOT, env: env(own.url), stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+      await waitFor("a page committed", async () => (await own.query<{ n: number }>("SELECT coalesce(max(messages_read), 0)::int AS n FROM backfill_runs"))[0]!.n >= 1000, 60_000, 20);
+      child.kill("SIGINT");
+      assert.equal(await exited, 130);
+      const out = JSON.parse(stdout) as Summary;
+      assert.equal(out.interrupted, true);
+      const [run] = await own.query<{ status: string; messages_read: number }>("SELECT status, messages_read FROM backfill_runs");
+      assert.equal(run!.status, "running", "kept to go on with");
+      assert.equal(run!.messages_read, out.messages_read, "what it says it read is what was committed");
+      fake.latencyMs = 0;
+      const rest = summary(await backfill(own.url, ["--from", FROM, "--to", TO, "--json"]));
+      assert.equal(rest.messages_read + out.messages_read, 5000);
+    } finally {
+      fake.latencyMs = 0;
+      await own.drop();
+    }
+  });
+
   it("stores an erased person's messages without their personal data", async () => {
     const own = await createTestDatabase();
     try {
