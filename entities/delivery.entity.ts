@@ -8,6 +8,10 @@ const at = (name: string) => Column({ name, type: "timestamptz", nullable: true 
 const bigintId = (name: string) => Column({ name, type: "bigint", nullable: true });
 const counter = (name: string) => Column({ name, type: "integer", default: 0 });
 
+/** The generated human counts: the larger per-source count, and at least 1 once there is a first time. */
+export const OPENS_HUMAN_SQL = "GREATEST(webhook_opens_human, relay_opens, CASE WHEN human_opened_at IS NULL THEN 0 ELSE 1 END)";
+export const CLICKS_HUMAN_SQL = "GREATEST(webhook_clicks_human, relay_clicks, CASE WHEN human_clicked_at IS NULL THEN 0 ELSE 1 END)";
+
 @Entity({ name: "deliveries" })
 // Per-person lookups compare whole values that come from outside and may be long: hash indexes take
 // any length (a btree entry must stay under ~2.7 KB) and serve equality, which is all they are used for.
@@ -93,11 +97,12 @@ export class Delivery {
   // A metric reported through the relay comes back later as a webhook (a new event_id) for the same
   // delivery. Opens and clicks are therefore counted per source, and the human counts are the larger
   // of the two: the echo of a relayed open does not count it twice, and an open Customer.io saw that
-  // we did not relay still counts.
-  @Column({ name: "opens_human", type: "integer", generatedType: "STORED", asExpression: "GREATEST(webhook_opens_human, relay_opens)", insert: false, update: false })
+  // we did not relay still counts. A delivery with a human open time has at least one human open: a
+  // backfilled open (the App API gives a first time, no count) is 1, and so is it with its webhook.
+  @Column({ name: "opens_human", type: "integer", generatedType: "STORED", asExpression: OPENS_HUMAN_SQL, insert: false, update: false })
   opensHuman: number;
 
-  @Column({ name: "clicks_human", type: "integer", generatedType: "STORED", asExpression: "GREATEST(webhook_clicks_human, relay_clicks)", insert: false, update: false })
+  @Column({ name: "clicks_human", type: "integer", generatedType: "STORED", asExpression: CLICKS_HUMAN_SQL, insert: false, update: false })
   clicksHuman: number;
 
   @counter("opens_machine") opensMachine: number;

@@ -11,6 +11,7 @@ import { OutboxOrdering1796289306758 } from "./1796289306758-OutboxOrdering.js";
 import { PartitionedEvents1796289943592 } from "./1796289943592-PartitionedEvents.js";
 import { RetentionErasure1796290534757 } from "./1796290534757-RetentionErasure.js";
 import { FailureKinds1796300000000 } from "./1796300000000-FailureKinds.js";
-import { PipelinesWriteKeys1796294721495 } from "./1796294721495-PipelinesWriteKeys.js";
+import { PipelinesWriteKeys1796300100000 } from "./1796300100000-PipelinesWriteKeys.js";
+import { AppApiBackfill1796300200000 } from "./1796300200000-AppApiBackfill.js";
 
-export const migrations = [Initial1795477268022, DeliveriesFillfactor1795478000000, Unsubscribes1795478538404, ReportRollup1795478922022, ClickIndex1795479808852, BoundedIndexes1796287828063, EventPersonKey1796288232807, OutboxOrdering1796289306758, PartitionedEvents1796289943592, RetentionErasure1796290534757, FailureKinds1796300000000, PipelinesWriteKeys1796294721495];
+export const migrations = [Initial1795477268022, DeliveriesFillfactor1795478000000, Unsubscribes1795478538404, ReportRollup1795478922022, ClickIndex1795479808852, BoundedIndexes1796287828063, EventPersonKey1796288232807, OutboxOrdering1796289306758, PartitionedEvents1796289943592, RetentionErasure1796290534757, FailureKinds1796300000000, PipelinesWriteKeys1796300100000, AppApiBackfill1796300200000];

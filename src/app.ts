@@ -29,6 +29,10 @@ import { DeliveryLookup } from "./events/delivery-lookup.js";
 import { ErasedPeople } from "./events/erasures.js";
 import { EventStore } from "./events/event-store.js";
 import { webhookRoutes } from "./webhooks/webhook.routes.js";
+import { createAppApiClient, type AppApiSetup } from "./backfill/app-api-client.js";
+import { MessageFiller } from "./backfill/message-filler.js";
+import { Reconciler } from "./backfill/reconcile.js";
+import { checkSilence, WebhookHeartbeat, type SilenceStatus } from "./backfill/webhook-silence.js";
 
 export interface Service {
   /** The public listener (PORT): webhooks, the relay, unsubscribe pages; reports only with REPORTS_CREDENTIALS. */
@@ -41,12 +45,21 @@ export interface Service {
   /** Erased people, as this instance knows them (refresh() reads them again). */
   erasures: ErasedPeople;
   sender: OutboxSender;
+  /** The hourly comparison with the App API (with CIO_APP_API_KEY and reconciliation on). */
+  reconciler: Reconciler | undefined;
+  /** Checks for silent webhooks now, as the minutely job does (null when WEBHOOK_SILENCE_MINUTES is 0). */
+  checkSilence(): Promise<SilenceStatus | null>;
   database: Database;
   /** Graceful stop: refuse new connections, finish in-flight requests and writes, close the pool. */
   stop(): Promise<void>;
 }
 
-export async function startService(config: Config, log: Logger): Promise<Service> {
+/** What tests point elsewhere: the App API's hosts. */
+export interface ServiceOptions {
+  appApi?: AppApiSetup;
+}
+
+export async function startService(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Service> {
   const database = await openDatabase(config.database, { log: (m) => log.info(m), role: "service" });
   try {
     if (config.database.runMigrations) {
@@ -62,7 +75,12 @@ export async function startService(config: Config, log: Logger): Promise<Service
     // The sender works in the background: it may wait longer for a connection than a request can.
     const reporterPool = createPool(database.url, { poolSize: Math.min(config.reporter.concurrency + 2, 20), connectTimeoutMs: db.connectTimeoutMs * 10, statementTimeoutMs: db.statementTimeoutMs, applicationName: "cio-companion-reporter" });
     const reportsPool = createPool(database.url, { poolSize: db.reportsPoolSize, connectTimeoutMs: db.connectTimeoutMs, statementTimeoutMs: db.statementTimeoutMs, applicationName: "cio-companion-reports" });
-    const pools = [ingestPool, reporterPool, reportsPool];
+    // Reconciliation reads the App API and writes what is missing in the background: its own few
+    // connections, with room for a page's statement (1000 messages) under load.
+    const appApiPool = config.appApi.apiKey && config.reconcile.enabled
+      ? createPool(database.url, { poolSize: 6, connectTimeoutMs: db.connectTimeoutMs * 10, statementTimeoutMs: Math.max(db.statementTimeoutMs, 30_000), applicationName: "cio-companion-reconcile" })
+      : undefined;
+    const pools = [ingestPool, reporterPool, reportsPool, ...(appApiPool ? [appApiPool] : [])];
     // An idle client whose server went away emits 'error'; the pool drops it and we reconnect later.
     for (const pool of pools) pool.on("error", (err) => log.warn({ err: err.message }, "idle database connection lost"));
     log.info({ database: safeUrl(database.url) }, "database connected");
@@ -115,16 +133,37 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const maintenanceJob = cron.schedule(config.maintenance.schedule, maintain, { name: "maintenance", noOverlap: true });
     const firstMaintenance = maintain();
 
+    // Missing deliveries: the hourly reconciliation with the App API, and noticing silent webhooks.
+    const heartbeat = new WebhookHeartbeat(ingestPool, log);
+    const appApi = appApiPool ? createAppApiClient(config, appApiPool, log, options.appApi) : undefined;
+    const reconciler = appApi && appApiPool ? new Reconciler(appApiPool, new MessageFiller(appApiPool, appApi, erasures, log), config.reconcile, log) : undefined;
+    const stopReconciling = new AbortController();
+    let reconciling: Promise<unknown> | undefined;
+    const reconcile = () => {
+      reconciling = reconciler!.runOnce(Date.now(), stopReconciling.signal).then(
+        () => undefined,
+        (err: unknown) => log.error({ err: (err as Error).message }, "reconciliation failed; the next run tries again"),
+      );
+      return reconciling;
+    };
+    const reconcileJob = reconciler ? cron.schedule(config.reconcile.schedule, reconcile, { name: "reconcile", noOverlap: true }) : undefined;
+    const silence = () => checkSilence(reporterPool, config.webhookSilenceMinutes, log);
+    const silenceJob =
+      config.webhookSilenceMinutes > 0
+        ? cron.schedule("30 * * * * *", () => silence().then(() => undefined, (err: unknown) => log.warn({ err: (err as Error).message }, "webhook silence check failed")), { name: "webhook-silence", noOverlap: true })
+        : undefined;
+    const completeness = { reconcile: config.reconcile, appApi: Boolean(config.appApi.apiKey), silenceMinutes: config.webhookSilenceMinutes };
+
     let shuttingDown = false;
     const app = createHttpApp(
       log,
       [
         healthRoutes(dataSource, () => shuttingDown),
-        webhookRoutes(config.webhooks, store),
+        webhookRoutes(config.webhooks, store, () => heartbeat.seen()),
         relayRoutes(config.relay, relay, config.webhooks.timeoutMs),
         pipelinesRoutes(config.pipelines, pipelines, config.webhooks.timeoutMs),
         unsubscribeRoutes(config.unsubscribe, brand, unsubscribes, config.webhooks.timeoutMs),
-        reportsRoutes(config.reports, reportsPool, "public"),
+        reportsRoutes(config.reports, reportsPool, "public", completeness),
       ],
       {
         trustProxyHops: config.trustProxyHops,
@@ -133,10 +172,18 @@ export async function startService(config: Config, log: Logger): Promise<Service
     );
     // Personal data (reports, the dashboard) has a listener of its own, on loopback unless ADMIN_HOST
     // says otherwise: a proxy in front of the public port can never reach it.
-    const adminApp = createHttpApp(log, [healthRoutes(dataSource, () => shuttingDown), reportsRoutes(config.reports, reportsPool, "admin"), dashboardHomeRoutes()]);
+    const adminApp = createHttpApp(log, [healthRoutes(dataSource, () => shuttingDown), reportsRoutes(config.reports, reportsPool, "admin", completeness), dashboardHomeRoutes()]);
 
     // Port taken (say): undo what started, so the database closes without stray errors.
+    const stopBackground = async () => {
+      await reconcileJob?.stop();
+      await silenceJob?.stop();
+      stopReconciling.abort();
+      await reconciling;
+      await appApi?.close();
+    };
     const undo = async () => {
+      await stopBackground();
       await reporterJob?.stop();
       await maintenanceJob.stop();
       await firstMaintenance;
@@ -159,6 +206,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
     const stop = async () => {
       shuttingDown = true;
       await Promise.all([server, adminServer].map((s) => closeGracefully(s, config.shutdownTimeoutMs)));
+      await stopBackground();
       await reporterJob?.stop();
       await maintenanceJob.stop();
       await firstMaintenance;
@@ -170,7 +218,7 @@ export async function startService(config: Config, log: Logger): Promise<Service
       await dataSource.destroy();
       await database.close();
     };
-    return { url: urlOf(server), adminUrl: urlOf(adminServer), server, adminServer, store, erasures, sender, database, stop };
+    return { url: urlOf(server), adminUrl: urlOf(adminServer), server, adminServer, store, erasures, sender, reconciler, checkSilence: silence, database, stop };
   } catch (err) {
     await database.close().catch(() => undefined);
     throw err;

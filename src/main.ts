@@ -23,6 +23,7 @@ Common variables:
   CIO_SITE_ID, CIO_API_KEY        Track API credentials, to send relayed calls to Customer.io
   PIPELINES_WRITE_KEYS            write keys the Data Pipelines relay (/v1/...) accepts (unset: any)
   REPORTER_TRANSPORT              track (default) or pipelines (with CIO_CDP_WRITE_KEY)
+  CIO_APP_API_KEY                 App API key: hourly reconciliation (and npm run backfill)
 
 Options:
   -h, --help   this help

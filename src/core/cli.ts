@@ -96,5 +96,6 @@ export async function runTool(
     process.stderr.write(explained ? `${name}: ${explained}\n` : `${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   }
   await cleanup().catch(() => undefined);
-  process.exit(code);
+  // A tool that ended on purpose with another code (130: interrupted) set process.exitCode.
+  process.exit(code === 0 && typeof process.exitCode === "number" ? process.exitCode : code);
 }

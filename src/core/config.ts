@@ -43,6 +43,20 @@ const byteSize = (fallback: string) =>
       return Number(m[1]) * (unit === "mb" ? 1024 * 1024 : unit === "kb" ? 1024 : 1);
     });
 
+const percent = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return fallback;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0 || n > 100) {
+        ctx.addIssue({ code: "custom", message: `must be a percentage from 0 to 100, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const csv = z
   .string()
   .optional()
@@ -91,6 +105,19 @@ const envSchema = z.object({
     .optional()
     .refine((v) => v === undefined || v === "" || /^https?:\/\/[^/]+/.test(v), "must be an http(s) URL"),
   CIO_TIMEOUT_MS: int(10_000, 100, 120_000),
+
+  CIO_APP_API_KEY: z.string().optional(),
+  CIO_APP_API_URL: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === "" || /^https?:\/\/[^/]+/.test(v), "must be an http(s) URL (with /v1, like https://api.customer.io/v1)"),
+  CIO_APP_API_RATE_LIMIT: int(10, 1, 1000),
+  RECONCILE_ENABLED: z.enum(["true", "false", "1", "0", "yes", "no", ""]).optional(),
+  RECONCILE_SCHEDULE: z.string().optional().default("0 47 * * * *"),
+  RECONCILE_WINDOW_HOURS: int(48, 1, 24 * 180),
+  RECONCILE_DELAY_MINUTES: int(60, 0, 7 * 24 * 60),
+  RECONCILE_ALERT_PERCENT: percent(1),
+  WEBHOOK_SILENCE_MINUTES: int(60, 0, 7 * 24 * 60),
 
   RELAY_CREDENTIALS: csv.refine((pairs) => pairs.every((p) => /^[^:]+:.+$/.test(p)), "must be comma-separated user:password pairs"),
   RELAY_BODY_LIMIT: byteSize("64kb"),
@@ -234,6 +261,12 @@ export interface Config {
     writeKey: string | undefined;
   };
   reporter: ReporterConfig;
+  /** Customer.io's App API (backfill, reconciliation): enabled when CIO_APP_API_KEY is set. */
+  appApi: AppApiConfig;
+  /** The hourly comparison of a recent window with the App API. */
+  reconcile: ReconcileConfig;
+  /** Minutes without a reporting webhook, while deliveries are still being made, before it is reported; 0 = never. */
+  webhookSilenceMinutes: number;
   reports: {
     /**
      * user:password pairs. Set: Basic auth on both listeners, and the public one serves reports too.
@@ -297,6 +330,27 @@ export interface ReporterConfig {
   leaseSeconds: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+}
+
+export interface AppApiConfig {
+  apiKey: string | undefined;
+  /** CIO_APP_API_URL: overrides the region's base URL (/v1 included). */
+  baseUrl: string | undefined;
+  /** The region's host when baseUrl is unset; `auto` asks the Track API's region lookup. */
+  region: "us" | "eu" | "auto";
+  /** Requests per second, for all instances together. */
+  rateLimit: number;
+  timeoutMs: number;
+}
+
+export interface ReconcileConfig {
+  enabled: boolean;
+  schedule: string;
+  /** The window compared: `windowHours` hours ending `delayMinutes` ago. */
+  windowHours: number;
+  delayMinutes: number;
+  /** A run that finds more than this share of the App API's metrics missing logs an error. */
+  alertPercent: number;
 }
 
 export class ConfigError extends Error {
@@ -385,6 +439,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
   const reporterHeld = reporterEnabled ? null : e.REPORTER_ENABLED ? "disabled" : "trial-without-track-settings";
   if (!cron.validate(e.REPORTER_SCHEDULE)) problems.push(`REPORTER_SCHEDULE: not a valid cron expression: "${e.REPORTER_SCHEDULE}"`);
   if (!cron.validate(e.MAINTENANCE_SCHEDULE)) problems.push(`MAINTENANCE_SCHEDULE: not a valid cron expression: "${e.MAINTENANCE_SCHEDULE}"`);
+  const hasAppApiKey = Boolean(e.CIO_APP_API_KEY);
+  const reconcileEnabled = e.RECONCILE_ENABLED === undefined || e.RECONCILE_ENABLED === "" ? hasAppApiKey : ["true", "1", "yes"].includes(e.RECONCILE_ENABLED);
+  if (reconcileEnabled && !hasAppApiKey) problems.push("RECONCILE_ENABLED: reconciliation needs CIO_APP_API_KEY (Customer.io: Account Settings > API Credentials > App API Keys)");
+  if (!cron.validate(e.RECONCILE_SCHEDULE)) problems.push(`RECONCILE_SCHEDULE: not a valid cron expression: "${e.RECONCILE_SCHEDULE}"`);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -416,6 +474,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
     },
     relay: { credentials: e.RELAY_CREDENTIALS, bodyLimitBytes: e.RELAY_BODY_LIMIT },
     pipelines: { writeKeys: e.PIPELINES_WRITE_KEYS, url: e.CIO_CDP_URL || undefined, writeKey: e.CIO_CDP_WRITE_KEY || undefined },
+    appApi: {
+      apiKey: e.CIO_APP_API_KEY || undefined,
+      baseUrl: e.CIO_APP_API_URL || undefined,
+      region: e.CIO_REGION ?? (hasTrackCredentials ? "auto" : "us"),
+      rateLimit: e.CIO_APP_API_RATE_LIMIT,
+      timeoutMs: e.CIO_TIMEOUT_MS,
+    },
+    reconcile: {
+      enabled: reconcileEnabled,
+      schedule: e.RECONCILE_SCHEDULE,
+      windowHours: e.RECONCILE_WINDOW_HOURS,
+      delayMinutes: e.RECONCILE_DELAY_MINUTES,
+      alertPercent: e.RECONCILE_ALERT_PERCENT,
+    },
+    webhookSilenceMinutes: e.WEBHOOK_SILENCE_MINUTES,
     reporter: {
       enabled: reporterEnabled,
       held: reporterHeld,

@@ -4,7 +4,7 @@
 // shapes become nulls (the raw payload is always kept) instead of errors.
 import { createHash } from "node:crypto";
 
-export type EventSource = "webhook" | "relay" | "unsubscribe_page";
+export type EventSource = "webhook" | "relay" | "unsubscribe_page" | "backfill";
 
 /** One event, ready for the batch statement in event-store.ts. */
 export interface NormalizedEvent {

@@ -80,12 +80,15 @@ const METRIC_TIMES: ReadonlyArray<readonly [column: string, where: string]> = [
 ];
 // Opens and clicks are counted per source; deliveries.opens_human / clicks_human are generated as the
 // larger of the webhook and relay counts, so a relayed metric and its webhook echo count once.
+// Backfilled opens and clicks (the App API's first times) are in no count: they set the *_at columns,
+// and opens_human / clicks_human are at least 1 once human_opened_at / human_clicked_at is set, so a
+// backfilled open and the webhook that comes for it later count once.
 const COUNTERS: ReadonlyArray<readonly [column: string, where: string]> = [
-  ["webhook_opens_human", "metric = 'opened' AND NOT machine AND source <> 'relay'"],
-  ["opens_machine", "metric = 'opened' AND machine"],
+  ["webhook_opens_human", "metric = 'opened' AND NOT machine AND source NOT IN ('relay', 'backfill')"],
+  ["opens_machine", "metric = 'opened' AND machine AND source <> 'backfill'"],
   ["relay_opens", "metric = 'opened' AND source = 'relay'"],
-  ["webhook_clicks_human", "metric = 'clicked' AND NOT machine AND source <> 'relay'"],
-  ["clicks_machine", "metric = 'clicked' AND machine"],
+  ["webhook_clicks_human", "metric = 'clicked' AND NOT machine AND source NOT IN ('relay', 'backfill')"],
+  ["clicks_machine", "metric = 'clicked' AND machine AND source <> 'backfill'"],
   ["relay_clicks", "metric = 'clicked' AND source = 'relay'"],
 ];
 

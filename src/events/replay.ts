@@ -9,6 +9,7 @@
 // done again, so no event is applied twice or missed. It reports what changed, column by column.
 import type pg from "pg";
 import { checkout } from "../core/database.js";
+import { normalizeBackfill } from "./backfill-event.js";
 import { normalizeEvent, type EventSource, type JsonObject, type NormalizedEvent } from "./event.js";
 import { quarantine } from "./event-store.js";
 import { batchParams, PROJECT_DELIVERIES_SQL, PROJECT_PEOPLE_SQL, REPLAY_TABLES } from "./projection.sql.js";
@@ -58,7 +59,9 @@ export function renormalize(row: StoredEvent): NormalizedEvent {
         : normalizeRelay(relayKindOf(row.payload), row.payload, row.received_ms)
       : row.source === "unsubscribe_page"
         ? normalizeUnsubscribe(row.payload, row.received_ms)
-        : normalizeEvent(row.payload, raw, row.source, row.received_ms);
+        : row.source === "backfill"
+          ? normalizeBackfill(row.payload, row.received_ms)
+          : normalizeEvent(row.payload, raw, row.source, row.received_ms);
   // The stored event_id wins: an id derived from the original bytes cannot be derived again from jsonb.
   return { ...event, eventId: row.event_id };
 }

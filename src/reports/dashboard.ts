@@ -9,6 +9,7 @@ import { escapeHtml as e } from "../unsubscribe/pages.js";
 import type { Params } from "./report-query.js";
 import { CHANNELS } from "./report-query.js";
 import type { Filters, FunnelRow } from "./reports.repository.js";
+import type { Completeness } from "../backfill/completeness.js";
 
 interface DashboardData {
   filters: Filters;
@@ -25,6 +26,8 @@ interface DashboardData {
   timezone: string;
   /** The CSP nonce for the page's <style>. */
   nonce: string;
+  /** Whether webhooks arrive, and the last reconciliation with the App API. */
+  completeness?: Completeness;
 }
 
 const n = (v: unknown) => Number(v ?? 0);
@@ -211,6 +214,58 @@ const query = (p: Record<string, string | undefined>) =>
 /** A sentence ends with a full stop. */
 const sentence = (s: string) => (/[.!?]$/.test(s) ? s : `${s}.`);
 
+const utc = (at: string) => `${at.slice(0, 16).replace("T", " ")} UTC`;
+/** Escaped text in which a date and time ("2026-12-03 08:06 UTC") never breaks across lines. */
+const text = (s: string) => e(s).replace(/\d{4}-\d\d-\d\d( \d\d:\d\d( UTC)?)?/g, (t) => `<span class="nowrap">${t}</span>`);
+
+function ago(minutes: number): string {
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  const h = Math.floor(minutes / 60);
+  return h < 48 ? `${h} h ${minutes % 60} min ago` : `${Math.floor(h / 24)} days ago`;
+}
+
+/** The banner when reporting webhooks stopped while deliveries are still being made. */
+function silenceBanner(c: Completeness | undefined): string {
+  const w = c?.webhooks;
+  if (!w?.silent || !w.message) return "";
+  const since = w.last_received_at ? utc(w.last_received_at) : `${utc(w.watching_since)} (none has arrived yet)`;
+  const rest = w.message.replace(/^No reporting webhooks since [^,]*, /, "");
+  return `<div class="banner" role="alert"><p><strong>No reporting webhooks since ${text(since)}</strong>, ${text(rest)}</p></div>`;
+}
+
+/** What reconciliation with Customer.io found last, and when a webhook last arrived. */
+function completenessSection(c: Completeness | undefined): string {
+  if (!c) return "";
+  const r = c.reconciliation;
+  const run = r.last_run;
+  const webhook = c.webhooks.last_received_at
+    ? `Last reporting webhook: <span class="nowrap">${e(utc(c.webhooks.last_received_at))}</span> <span class="nowrap">(${e(ago(c.webhooks.quiet_minutes))})</span>.`
+    : "No reporting webhook has arrived yet.";
+  let body: string;
+  if (!r.enabled) {
+    body = r.off_because === "CIO_APP_API_KEY is not set"
+      ? `<p>Not checked: set <code>CIO_APP_API_KEY</code> (an App API key) to compare the last ${r.window_hours} hours with Customer.io every hour and fill what webhooks missed; <code>npm run backfill</code> fills older history.</p>`
+      : `<p>Not checked: ${e(r.off_because ?? "reconciliation is off")}.</p>`;
+  } else if (!run) {
+    body = `<p>No check has run yet: the first runs on <code>RECONCILE_SCHEDULE</code> (${e(r.schedule)}).</p>`;
+  } else {
+    const window = `messages sent from <span class="nowrap">${e(utc(run.window_from))}</span> to <span class="nowrap">${e(utc(run.window_to))}</span>`;
+    const when = `Last check <span class="nowrap">${e(utc(run.finished_at ?? run.started_at))}</span>: ${window}.`;
+    const byMetric = Object.entries(run.missing_by_metric).sort((a, b) => b[1] - a[1]).map(([m, k]) => `${m} ${fmt(k)}`).join(", ");
+    const stats =
+      `<div class="stats"><div class="stat"><span class="num">${fmt(run.messages_checked)}</span><span>messages checked</span></div>` +
+      `<div class="stat"><span class="num">${fmt(run.deliveries_missing)}</span><span>deliveries missing</span></div>` +
+      `<div class="stat"><span class="num">${fmt(run.metrics_missing)}</span><span>metrics missing${run.metrics_missing > 0 ? ` · ${run.missing_percent}%` : ""}</span></div>` +
+      `<div class="stat"><span class="num">${fmt(run.metrics_added)}</span><span>metrics filled</span></div></div>`;
+    if (run.status === "failed") body = `<p class="gap">${when} It did not finish: ${text(sentence(run.error ?? "unknown error"))} The next one runs on schedule.</p>${stats}`;
+    else if (run.status === "running") body = `<p>${when} Running now.</p>${stats}`;
+    else if (run.deliveries_missing + run.metrics_missing === 0) body = `<p class="fine">${when} Nothing was missing.</p>${stats}`;
+    else body = `<p${run.alert ? ' class="gap"' : ""}>${when} Missing here and filled now: ${e(byMetric)}.${run.cause ? ` Likely cause: ${text(sentence(run.cause))}` : ""}</p>${stats}`;
+  }
+  return `<section aria-labelledby="h-complete" class="complete"><h2 id="h-complete">Checked against Customer.io</h2>${body}<p class="note">${webhook}</p></section>`;
+}
+
 export function dashboardPage(d: DashboardData): string {
   const nonce = d.nonce;
   const f = d.filters;
@@ -254,13 +309,16 @@ th.deliveries,th.clicks,td.deliveries,td.clicks{text-align:right;white-space:now
 td.href,td.reason{overflow-wrap:normal;word-break:normal}
 .empty,.note{color:#4a4a4a}.note{font-size:.85rem;margin:-.25rem 0 .5rem}.problem{background:#fff4e5;border:1px solid #b35900;padding:.5rem .75rem;border-radius:6px}
 footer{max-width:76rem;margin:0 auto;padding:1rem 1.25rem 2rem;color:#4a4a4a;font-size:.85rem}a{color:#1a3fb0}
+.banner{background:#fdecea;border:1px solid #b3261e;border-left-width:6px;color:#1a1a1a;padding:.6rem .9rem;border-radius:6px;margin:.25rem 0 .75rem}.banner p{margin:0}
+.complete{margin-top:1rem}.complete p{margin:.25rem 0 .5rem;overflow-wrap:anywhere}.complete .note{margin:.5rem 0 0}.fine::before{content:"✓ ";color:#0f7b6c;font-weight:700}
+.gap{background:#fff4e5;border-left:4px solid #b35900;padding:.4rem .6rem;border-radius:4px}code{font-size:.85em;background:#eef0f3;padding:0 .25rem;border-radius:3px}
 @media (max-width:600px){header,main{padding:.75rem}main{padding-top:0}section{padding:.75rem}h1{font-size:1.2rem}table{font-size:.85rem}th,td{padding:.35rem .3rem}}
 ${sheet.css()}
 </style></head>
 <body>
 <header>
 <h1>Deliveries: ${e(selected)}${f.channel ? `, ${e(f.channel)}` : ""}, <span class="nowrap">${e(f.from)}</span> to <span class="nowrap">${e(f.to)}</span></h1>
-${d.problem ? `<p class="problem" role="alert">${e(sentence(d.problem))} Showing the last 30 days instead.</p>` : ""}
+${silenceBanner(d.completeness)}${d.problem ? `<p class="problem" role="alert">${e(sentence(d.problem))} Showing the last 30 days instead.</p>` : ""}
 <form method="get" action="">
 <label>From<input type="date" name="from" value="${e(f.from)}"></label>
 <label>To<input type="date" name="to" value="${e(f.to)}"></label>
@@ -283,6 +341,7 @@ ${(["campaign", "broadcast", "newsletter", "transactional"] as const).map((o) =>
 <section aria-labelledby="h-failures"><h2 id="h-failures">Top failure reasons</h2><p class="note">Deliveries that ended bounced, failed, undeliverable or dropped: not delivered.</p>${table(d.failures, [["reason", "Reason", (r) => breakable(String(r["reason"]))], ["status", "Status", (r) => e(String(r["status"]))], ["deliveries", "Deliveries", count]], "No failures in this range.")}</section>
 <section aria-labelledby="h-transient"><h2 id="h-transient">Transient failures</h2><p class="note">Failed on the way and retried; not failures of the delivery. "Now" is where those deliveries stand.</p>${table(d.transient, [["reason", "Reason", (r) => breakable(String(r["reason"]))], ["status", "Now", (r) => e(String(r["status"]))], ["deliveries", "Deliveries", count]], "No transient failures in this range.")}</section>
 </div>
+${completenessSection(d.completeness)}
 </main>
 <footer>Days are calendar days in ${e(d.timezone)}. Same data as JSON or CSV: <a href="/reports/api/funnel?${e(query(d.params))}">/reports/api/funnel</a> (<a href="/reports/api/openapi.json">OpenAPI</a>).</footer>
 </body></html>`;

@@ -126,6 +126,17 @@ export const OPENAPI = {
         responses: { "200": list(row({ delivery_id: { type: "string" }, channel: { type: "string" }, status: { type: "string" }, subject: { type: "string" }, sent_at: { type: "string", format: "date-time" } }), true), ...ERRORS },
       },
     },
+    "/reports/api/reconciliation": {
+      get: {
+        summary: "Missing deliveries: whether reporting webhooks arrive, and the last reconciliation with Customer.io's App API",
+        description:
+          "`webhooks`: when a reporting webhook last arrived, and `silent` when none has for WEBHOOK_SILENCE_MINUTES while deliveries are still being made " +
+          "(a relayed metric, or a message the last reconciliation read, came after it); `message` says what to check. `reconciliation`: whether it runs " +
+          "(CIO_APP_API_KEY), its settings, and `last_run`: its window, messages checked, deliveries and metrics missing, what was filled, the share of " +
+          "Customer.io's metrics that were missing (`alert` above RECONCILE_ALERT_PERCENT), and the likely `cause`.",
+        responses: { "200": { description: "`{webhooks, reconciliation}` (JSON only)." }, ...ERRORS },
+      },
+    },
     "/reports/api/openapi.json": { get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } } },
     "/reports": { get: { summary: "The dashboard (HTML), with the same filters as the API", parameters: FILTERS.slice(0, 9), responses: { "200": { description: "HTML" }, ...ERRORS } } },
   },

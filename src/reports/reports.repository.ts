@@ -100,15 +100,20 @@ export async function funnel(db: Queryable, f: Filters, groups: readonly Group[]
 export async function funnelFromEvents(db: Queryable, f: Filters, groups: ReadonlyArray<"day" | "channel"> = []): Promise<FunnelRow[]> {
   const params: unknown[] = [f.from, f.to];
   const flag = (metric: string, extra = "") => `bool_or(e.metric = '${metric}'${extra})`;
-  const human = (metric: string, field: string) => flag(metric, ` AND (e.payload #>> '{data,${field}}') IS DISTINCT FROM 'true'`);
+  // delivery_events.machine: a webhook's prefetched / machine flag, or a backfilled metric's.
+  const human = (metric: string) => flag(metric, " AND e.machine IS NOT TRUE");
   const dims = groups.map((g) => (g === "day" ? "to_char(d.cohort_at AT TIME ZONE cio_report_timezone(), 'YYYY-MM-DD') AS day" : "coalesce(d.channel, '') AS channel"));
-  const id = (field: string) => `min(CASE WHEN (e.payload #>> '{data,${field}}') ~ '^-?[0-9]{1,18}$' THEN (e.payload #>> '{data,${field}}')::bigint END)`;
+  // A webhook's data, or a backfilled event's App API message.
+  const id = (field: string) => {
+    const value = `coalesce(e.payload #>> '{data,${field}}', e.payload #>> '{message,${field}}')`;
+    return `min(CASE WHEN ${value} ~ '^-?[0-9]{1,18}$' THEN (${value})::bigint END)`;
+  };
   const sql = `
     WITH per_delivery AS (
       SELECT e.delivery_id,
         coalesce(min(e.occurred_at) FILTER (WHERE e.metric = 'sent'), min(e.occurred_at)) AS cohort_at,
-        ${flag("sent")} AS sent, ${flag("delivered")} AS delivered, ${flag("opened")} AS opened, ${human("opened", "prefetched")} AS human_opened,
-        ${flag("clicked")} AS clicked, ${human("clicked", "machine")} AS human_clicked, ${flag("converted")} AS converted, ${flag("replied")} AS replied,
+        ${flag("sent")} AS sent, ${flag("delivered")} AS delivered, ${flag("opened")} AS opened, ${human("opened")} AS human_opened,
+        ${flag("clicked")} AS clicked, ${human("clicked")} AS human_clicked, ${flag("converted")} AS converted, ${flag("replied")} AS replied,
         ${flag("bounced")} AS bounced, ${flag("failed")} AS failed, ${flag("undeliverable")} AS undeliverable, ${flag("dropped")} AS dropped,
         ${flag("spammed")} AS spammed, ${flag("unsubscribed")} AS unsubscribed,
         min(e.object_type) FILTER (WHERE e.object_type IN ('email', 'push', 'in_app', 'sms', 'slack', 'webhook', 'whatsapp')) AS channel,

@@ -13,6 +13,7 @@ import { plainErrorPage } from "../core/error-page.js";
 import { htmlPageHeaders } from "../core/page-headers.js";
 import { HttpError } from "../core/errors.js";
 import type { AppContext, AppState } from "../core/http.js";
+import { completeness, type CompletenessSettings } from "../backfill/completeness.js";
 import { dashboardPage } from "./dashboard.js";
 import { OPENAPI } from "./openapi.js";
 import { parseAll, parseFailureKind, parseFilters, parseGroups, parsePage, parsePersonKey, ReportQueryError, toCsv, type Params } from "./report-query.js";
@@ -82,8 +83,10 @@ function respond(ctx: AppContext, body: { rows: Array<Record<string, unknown>>; 
   } else ctx.body = body;
 }
 
-/** The reports as `listener` serves them (see the top of this file). */
-export function reportsRoutes(config: Config["reports"], pool: pg.Pool, listener: Listener): Router<AppState> {
+const NO_COMPLETENESS: CompletenessSettings = { appApi: false, reconcile: { enabled: false, schedule: "", windowHours: 48, delayMinutes: 60, alertPercent: 1 }, silenceMinutes: 0 };
+
+/** The reports as `listener` serves them (see the top of this file), with what is known of missing deliveries. */
+export function reportsRoutes(config: Config["reports"], pool: pg.Pool, listener: Listener, settings: CompletenessSettings = NO_COMPLETENESS): Router<AppState> {
   if (listener === "public" && config.credentials.length === 0) return reportsNotServed();
   const router = new Router<AppState>({ prefix: DASHBOARD_PATH });
   router.use(pageErrors);
@@ -121,6 +124,9 @@ export function reportsRoutes(config: Config["reports"], pool: pg.Pool, listener
     const rows = await reports.topOrigins(pool, filters, page.limit);
     respond(ctx, { timezone, filters, rows }, "origins");
   });
+  router.get("/api/reconciliation", async (ctx) => {
+    ctx.body = await completeness(pool, settings);
+  });
   router.get("/api/deliveries/:deliveryId", async (ctx) => {
     const found = await reports.deliveryTimeline(pool, ctx.params["deliveryId"]!);
     if (!found) throw new HttpError(404, "not_found", "No delivery with that id");
@@ -146,16 +152,17 @@ export function reportsRoutes(config: Config["reports"], pool: pg.Pool, listener
       problem = err.message;
       filters = parseFilters({}, today);
     }
-    const [total, daily, origins, links, failures, transient] = await Promise.all([
+    const [total, daily, origins, links, failures, transient, complete] = await Promise.all([
       reports.funnel(pool, filters),
       reports.funnel(pool, filters, ["day"]),
       reports.topOrigins(pool, filters, 15),
       reports.links(pool, filters, { limit: 10, offset: 0 }),
       reports.failures(pool, filters, { limit: 10, offset: 0 }, "final"),
       reports.failures(pool, filters, { limit: 10, offset: 0 }, "transient"),
+      completeness(pool, settings),
     ]);
     const nonce = htmlPageHeaders(ctx, "data:");
-    const page = dashboardPage({ filters, params: p, problem, total: total[0] ?? {}, daily, origins, links, failures, transient, timezone, nonce });
+    const page = dashboardPage({ filters, params: p, problem, total: total[0] ?? {}, daily, origins, links, failures, transient, timezone, nonce, completeness: complete });
     ctx.body = page;
   });
   return router;

@@ -13,7 +13,11 @@ import { verifySignature } from "./signature.js";
 
 export const WEBHOOK_PATH = "/webhooks/customerio";
 
-export function webhookRoutes(config: Config["webhooks"], store: EventSink): Router<AppState> {
+/**
+ * `onReceived` is told of every webhook answered 200 (stored, or a duplicate): how silence is noticed.
+ * It must not wait for anything (it runs before the answer is sent).
+ */
+export function webhookRoutes(config: Config["webhooks"], store: EventSink, onReceived: () => void = () => undefined): Router<AppState> {
   const router = new Router<AppState>();
 
   router.post(WEBHOOK_PATH, async (ctx) => {
@@ -45,6 +49,7 @@ export function webhookRoutes(config: Config["webhooks"], store: EventSink): Rou
       ctx.state.log.warn({ eventId: event.eventId, reason: (err as Error).message }, "webhook not stored");
       throw unavailableOr(err, "The event could not be stored right now; retry later");
     }
+    onReceived();
     ctx.status = 200;
     ctx.body = { ok: true, event_id: event.eventId, duplicate: outcome.status === "duplicate" };
   });

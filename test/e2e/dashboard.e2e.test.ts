@@ -354,3 +354,60 @@ describe("dashboard with the database down", () => {
     }
   });
 });
+
+describe("dashboard: silent webhooks and the last reconciliation", () => {
+  it("shows the banner and the last run, readable at 1280 and 390 px", async () => {
+    const own = await createTestDatabase();
+    // Reconciliation on (an App API key), never scheduled during the test; the state it left is set below.
+    const local = await startTestService(own.url, { REPORTER_ENABLED: "false", CIO_APP_API_KEY: "app-key", CIO_APP_API_URL: "http://127.0.0.1:9/v1", RECONCILE_SCHEDULE: "0 0 0 1 1 *" });
+    try {
+      await own.query(`UPDATE webhook_heartbeat SET last_received_at = now() - interval '3 hours 5 minutes'`);
+      assert.equal((await local.post("/api/v1/metrics", { delivery_id: "dash-relayed", metric: "opened", timestamp: Math.floor(Date.now() / 1000) })).status, 200);
+      await own.query(`
+        INSERT INTO backfill_runs (kind, status, window_from, window_to, messages_read, deliveries_missing, deliveries_created, metrics_missing, metrics_added, metrics_present, missing_by_metric, newest_message_at, cause, started_at, finished_at)
+        VALUES ('reconcile', 'done', now() - interval '49 hours', now() - interval '1 hour', 12480, 312, 312, 1104, 1104, 30211, '{"sent": 312, "delivered": 301, "opened": 420, "clicked": 71}', now() - interval '70 minutes',
+          'an outage: no webhooks arrived for messages sent from 2026-12-02 03:00 to 2026-12-02 07:00 UTC, while those before and after arrived (the service was down or refusing them for longer than Customer.io retries, 7 days, or the webhook was off meanwhile)',
+          now() - interval '15 minutes', now() - interval '14 minutes')`);
+      for (const [width, options] of WIDTHS) {
+        const page = await open(options, `${local.adminUrl}/reports`);
+        try {
+          const banner = ((await page.getByRole("alert").textContent()) ?? "").trim();
+          assert.match(banner, /^No reporting webhooks since \d{4}-\d\d-\d\d \d\d:\d\d UTC, while deliveries are still being made \(your app relayed metrics as late as .* UTC; Customer\.io's App API lists messages sent as late as .* UTC\): check the webhook in Customer\.io/);
+          const colours = await page.locator(".banner").evaluate((el) => ({ fg: getComputedStyle(el).color, bg: getComputedStyle(el).backgroundColor }));
+          assert.ok(contrastRatio(colours.fg, colours.bg) >= 4.5, "the banner's text reads on its background");
+          const panel = page.locator("section").filter({ hasText: "Checked against Customer.io" });
+          const text = (await panel.textContent()) ?? "";
+          assert.match(text, /Last check \d{4}-\d\d-\d\d \d\d:\d\d UTC: messages sent from .* UTC to .* UTC\. Missing here and filled now: opened 420, sent 312, delivered 301, clicked 71\. Likely cause: an outage: no webhooks arrived for messages sent from 2026-12-02 03:00 to 2026-12-02 07:00 UTC/);
+          assert.match(text, /12,480messages checked312deliveries missing1,104metrics missing · 3\.53%1,104metrics filled/);
+          assert.match(text, /Last reporting webhook: .* UTC \(3 h [45] min ago\)\./);
+          assert.equal(await panel.locator("p.gap").count(), 1, "a gap above the threshold stands out");
+          for (const selector of [".banner p", ".complete p"]) assert.deepEqual((await wordBreaks(page, selector)).breaks, [], `${selector}: no line break inside a word`);
+          const split = await page.locator(".banner .nowrap, .complete .nowrap").evaluateAll((spans) => spans.filter((s) => s.getClientRects().length > 1).map((s) => s.textContent));
+          assert.deepEqual(split, [], "no date or time broken across lines");
+          const smallest = await smallestText(page);
+          assert.ok(smallest.px >= 12, `"${smallest.text}" is ${smallest.px.toFixed(1)} px`);
+          assert.deepEqual(await overflow(page), { page: Number(width), sections: [], cells: 0 }, "no sideways scrolling");
+          await shoot(page, `dashboard-${width}-silence-and-reconciliation`);
+        } finally {
+          await close(page);
+        }
+      }
+    } finally {
+      await local.stop();
+      await own.drop();
+    }
+  });
+
+  it("says how to turn reconciliation on when it is off, and shows no banner while webhooks arrive", async () => {
+    const page = await open(PHONE, `${svc.adminUrl}/reports?from=2026-11-02&to=2026-11-08`);
+    try {
+      assert.equal(await page.locator(".banner").count(), 0);
+      const text = (await page.locator("section").filter({ hasText: "Checked against Customer.io" }).textContent()) ?? "";
+      assert.match(text, /Not checked: set CIO_APP_API_KEY \(an App API key\) to compare the last 48 hours with Customer\.io every hour and fill what webhooks missed; npm run backfill fills older history\./);
+      assert.match(text, /Last reporting webhook: \d{4}-\d\d-\d\d \d\d:\d\d UTC \(.*\)\./);
+      await shoot(page, "dashboard-390-reconciliation-off");
+    } finally {
+      await close(page);
+    }
+  });
+});

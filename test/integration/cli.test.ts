@@ -79,6 +79,8 @@ const TOOLS: Array<[script: string, usage: RegExp]> = [
   ["bench-replay", /^Usage: npm run bench:replay/],
   ["sql-snapshot", /^Usage: npm run sql:snapshot/],
   ["erase", /^Usage: npm run erase/],
+  ["backfill", /^Usage: npm run backfill/],
+  ["bench-backfill", /^Usage: npm run bench:backfill/],
   ["bench-retention", /^Usage: npm run bench:retention/],
   ["bench-migration", /^Usage: npm run bench:migration/],
   ["run-tests", /^Usage: npm test/],

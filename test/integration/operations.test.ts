@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { Writable } from "node:stream";
 import { deliveryId, messageEvent } from "../../scripts/lib/sample-events.js";
 import { FakeCustomerIo } from "../../scripts/lib/fake-customerio.js";
+import { FakeAppApi, makeMessages } from "../../scripts/lib/fake-app-api.js";
 import { createLogger } from "../../src/core/logger.js";
 import { waitFor } from "../helpers/wait.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
@@ -78,7 +79,7 @@ describe("graceful shutdown", () => {
 });
 
 describe("logging", () => {
-  it("never writes a secret (signing key, signatures, database password, Track API key, relay credentials), even at trace level", async () => {
+  it("never writes a secret (signing key, signatures, database password, Track API key, App API key, relay credentials), even at trace level", async () => {
     const lines: string[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -87,6 +88,8 @@ describe("logging", () => {
       },
     });
     const fake = await FakeCustomerIo.start({ siteId: "site-id-secret", apiKey: "track-api-key-secret" });
+    const appApi = await FakeAppApi.start({ apiKey: "app-api-key-secret" });
+    appApi.add(makeMessages({ from: Math.floor(Date.now() / 1000) - 10 * 3600, to: Math.floor(Date.now() / 1000) - 2 * 3600, count: 20, prefix: "secret" }));
     const svc = await startTestService(
       db.url,
       {
@@ -97,6 +100,9 @@ describe("logging", () => {
         CIO_REGION: "us",
         REPORTER_PUSH_MODE: "batch",
         RELAY_CREDENTIALS: "relay-user:relay-password-secret",
+        CIO_APP_API_KEY: "app-api-key-secret",
+        CIO_APP_API_URL: appApi.url,
+        RECONCILE_SCHEDULE: "0 0 0 1 1 *",
       },
       createLogger("trace", sink),
     );
@@ -110,15 +116,19 @@ describe("logging", () => {
       assert.equal((await svc.post("/push/events", { delivery_id: id, event: "opened", device_id: "tok", timestamp: 1_700_000_000 }, auth)).status, 200);
       assert.equal((await svc.post("/api/v1/metrics", { delivery_id: id, metric: "opened" }, { authorization: "Basic d3Jvbmc6d3Jvbmc=" })).status, 401);
       await waitFor("the failed batch is dead-lettered", async () => (await db.query("SELECT 1 FROM outbox WHERE delivery_id = $1 AND status = 'dead'", [id])).length === 1);
+      appApi.fail({ status: 500, body: { errors: [{ detail: "injected" }] } }, 1); // a retried App API request is logged
+      assert.equal((await svc.service.reconciler!.runOnce()).run?.messages_read, 20);
     } finally {
       await svc.stop();
       await fake.close();
+      await appApi.close();
     }
     const log = lines.join("");
     assert.match(log, /"msg":"request"/, "requests are logged");
     assert.match(log, /Customer.io call failed/, "the failed call is logged");
+    assert.match(log, /App API request failed; retrying/, "the retried App API request is logged");
     const password = decodeURIComponent(new URL(db.url).password);
-    const secrets = [TEST_KEY, password, "track-api-key-secret", "relay-password-secret", Buffer.from("site-id-secret:track-api-key-secret").toString("base64")];
+    const secrets = [TEST_KEY, password, "track-api-key-secret", "app-api-key-secret", "relay-password-secret", Buffer.from("site-id-secret:track-api-key-secret").toString("base64")];
     for (const secret of secrets) assert.ok(!log.includes(secret), `log contains a secret: ${secret.slice(0, 3)}…`);
     assert.doesNotMatch(log, /[0-9a-f]{64}/, "no signature in the log");
   });

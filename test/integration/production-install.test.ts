@@ -1,6 +1,6 @@
 // A production install, for real: the project copied to a temporary folder, `npm ci --omit=dev`
 // (no tsx, no test tools), then the commands the README gives operators, through npm, against a real
-// PostgreSQL: migrate, outbox, report, replay, start, send-sample.
+// PostgreSQL: migrate, outbox, report, replay, backfill (against the fake App API), start, send-sample.
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -8,12 +8,13 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { FakeAppApi, makeMessages } from "../../scripts/lib/fake-app-api.js";
 import { PROJECT_ROOT } from "../../src/core/paths.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { cleanEnv, freePort, isReady } from "../helpers/process.js";
 import { waitFor } from "../helpers/wait.js";
 
-const OPERATOR_SCRIPTS = ["start", "migrate", "replay", "outbox", "report", "send-sample"];
+const OPERATOR_SCRIPTS = ["start", "migrate", "replay", "outbox", "report", "send-sample", "backfill"];
 // What a clone has (send-sample reads the official examples in test/fixtures); not node_modules, dist or .data.
 const COPIED = ["package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "ormconfig.ts", "src", "entities", "migrations", "scripts", "test"];
 
@@ -49,6 +50,18 @@ describe("a production install (npm ci --omit=dev)", () => {
     assert.match((await npm(["run", "--silent", "outbox", "--", "stats"])).stdout, /^Outbox: calls owed to Customer\.io\n {2}pending {5}0/);
     assert.match((await npm(["run", "--silent", "report", "--", "funnel", "--from", "2026-11-01", "--to", "2026-11-30"])).stdout, /^Funnel 2026-11-01 to 2026-11-30 \(days in UTC\)\ndeliveries +sent +delivered/);
     assert.match((await npm(["run", "--silent", "replay", "--", "--dry-run"])).stdout, /^Dry run \(nothing committed\): 0 events/);
+  });
+
+  it("backfills from the App API through npm", async () => {
+    const fake = await FakeAppApi.start();
+    fake.add(makeMessages({ from: Date.parse("2026-04-01T00:00:00Z") / 1000, to: Date.parse("2026-04-02T23:00:00Z") / 1000, count: 1500, prefix: "prod" }));
+    try {
+      const env = { CIO_WEBHOOK_SIGNING_KEYS: "production-install-key", CIO_APP_API_KEY: fake.apiKey, CIO_APP_API_URL: fake.url };
+      const { stdout } = await npm(["run", "--silent", "backfill", "--", "--from", "2026-04-01", "--to", "2026-04-02"], env);
+      assert.match(stdout, /^Backfilled: messages created 2026-04-01 to 2026-04-02, in \d+:\d\d \(run \d+\)\n {2}messages read +1,500\n {2}deliveries created +1,500\n/);
+    } finally {
+      await fake.close();
+    }
   });
 
   it("starts with npm start, takes the samples from npm run send-sample, and stops on SIGTERM", async () => {

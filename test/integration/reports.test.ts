@@ -301,7 +301,7 @@ describe("reports API", () => {
   it("describes every endpoint in OpenAPI", async () => {
     const doc = JSON.parse((await get("/reports/api/openapi.json")).text) as { openapi: string; paths: Record<string, unknown> };
     assert.equal(doc.openapi, "3.1.0");
-    for (const p of ["/reports/api/funnel", "/reports/api/links", "/reports/api/failures", "/reports/api/origins", "/reports/api/deliveries/{delivery_id}", "/reports/api/people/{by}/{value}/deliveries", "/reports"]) {
+    for (const p of ["/reports/api/funnel", "/reports/api/links", "/reports/api/failures", "/reports/api/origins", "/reports/api/deliveries/{delivery_id}", "/reports/api/people/{by}/{value}/deliveries", "/reports/api/reconciliation", "/reports"]) {
       assert.ok(doc.paths[p], p);
     }
   });

@@ -76,4 +76,22 @@ describe("configuration", () => {
     assert.equal(config.webhooks.keySource, "env");
     assert.equal(config.webhooks.bodyLimitBytes, 512 * 1024);
   });
+  it("turns reconciliation on with an App API key, with its defaults, and names what is wrong with its settings", () => {
+    const base = { CIO_WEBHOOK_SIGNING_KEYS: "k" };
+    const off = loadConfig(base);
+    assert.deepEqual([off.appApi.apiKey, off.reconcile.enabled, off.webhookSilenceMinutes], [undefined, false, 60]);
+    const on = loadConfig({ ...base, CIO_APP_API_KEY: "app", CIO_REGION: "eu" });
+    assert.deepEqual(on.appApi, { apiKey: "app", baseUrl: undefined, region: "eu", rateLimit: 10, timeoutMs: 10_000 });
+    assert.deepEqual(on.reconcile, { enabled: true, schedule: "0 47 * * * *", windowHours: 48, delayMinutes: 60, alertPercent: 1 });
+    assert.equal(loadConfig({ ...base, CIO_APP_API_KEY: "app", RECONCILE_ENABLED: "false" }).reconcile.enabled, false);
+    const problems = problemsOf(() =>
+      loadConfig({ ...base, RECONCILE_ENABLED: "true", RECONCILE_SCHEDULE: "hourly", RECONCILE_ALERT_PERCENT: "150", CIO_APP_API_URL: "api.customer.io", WEBHOOK_SILENCE_MINUTES: "-5" }),
+    );
+    assert.equal(problems.length, 3, problems.join("\n"));
+    assert.match(problems.join("\n"), /RECONCILE_ALERT_PERCENT: must be a percentage from 0 to 100, got "150"/);
+    assert.match(problems.join("\n"), /CIO_APP_API_URL: must be an http\(s\) URL/);
+    assert.match(problems.join("\n"), /WEBHOOK_SILENCE_MINUTES: must be an integer from 0/);
+    const later = problemsOf(() => loadConfig({ ...base, RECONCILE_ENABLED: "true", RECONCILE_SCHEDULE: "hourly" }));
+    assert.deepEqual(later, ["RECONCILE_ENABLED: reconciliation needs CIO_APP_API_KEY (Customer.io: Account Settings > API Credentials > App API Keys)", 'RECONCILE_SCHEDULE: not a valid cron expression: "hourly"']);
+  });
 });
