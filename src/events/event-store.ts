@@ -8,7 +8,7 @@
 import type pg from "pg";
 import { unavailable } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import { batchParams, hasSideRows, INGEST_QUEUED_SQL, INGEST_SQL, INGEST_WITH_SIDE_ROWS_SQL, ingestParams, type Write } from "./projection.sql.js";
+import { batchParams, eventParams, hasSideRows, INGEST_ONE_QUEUED_SQL, INGEST_QUEUED_SQL, INGEST_SQL, INGEST_WITH_SIDE_ROWS_SQL, ingestParams, type Write } from "./projection.sql.js";
 import { CLEARED_FIELDS, jsonText, type NormalizedEvent } from "./event.js";
 import type { ErasedPeople } from "./erasures.js";
 import { ensurePartitions, isMissingPartition } from "./partitions.js";
@@ -181,7 +181,9 @@ export async function writeBatch(
     sideRows
       ? { name: "ingest-events-with-side-rows", text: INGEST_WITH_SIDE_ROWS_SQL, values: ingestParams(writes) }
       : queue
-        ? { name: "ingest-events-queued", text: INGEST_QUEUED_SQL, values: batchParams(writes.map((w) => w.event)) }
+        ? writes.length === 1
+          ? { name: "ingest-one-event-queued", text: INGEST_ONE_QUEUED_SQL, values: eventParams(writes[0]!.event) }
+          : { name: "ingest-events-queued", text: INGEST_QUEUED_SQL, values: batchParams(writes.map((w) => w.event)) }
         : { name: "ingest-events", text: INGEST_SQL, values: batchParams(writes.map((w) => w.event)) },
   );
   const inserted = new Set<string>();

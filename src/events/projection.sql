@@ -28,6 +28,58 @@ queued AS (
 )
 SELECT event_id, NULL AS refused_channel FROM inserted;
 
+-- INGEST_ONE_QUEUED_SQL: the same for one event, its columns as scalars ($1..$30, in the same order).
+WITH input AS (
+  SELECT $1::text AS event_id,
+    $2::text AS delivery_id,
+    $3::text AS object_type,
+    $4::text AS metric,
+    $5::float8 AS occurred_ms,
+    $6::float8 AS received_ms,
+    $7::text AS customer_id,
+    $8::jsonb AS identifiers,
+    $9::text AS href,
+    $10::text AS link_id,
+    $11::text AS failure_message,
+    $12::text AS source,
+    $13::jsonb AS payload,
+    $14::text AS channel,
+    $15::text AS recipient,
+    $16::text AS subject,
+    $17::bigint AS campaign_id,
+    $18::bigint AS broadcast_id,
+    $19::bigint AS newsletter_id,
+    $20::bigint AS transactional_message_id,
+    $21::bigint AS action_id,
+    $22::bigint AS parent_action_id,
+    $23::bigint AS trigger_id,
+    $24::bigint AS content_id,
+    $25::text AS journey_id,
+    $26::text AS trigger_event_id,
+    $27::bool AS machine,
+    $28::text AS person_key,
+    $29::text AS email,
+    $30::jsonb AS preferences
+),
+inserted AS (
+  INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id,
+    identifiers, href, link_id, failure_message, machine, source, person_key, payload)
+  SELECT event_id, coalesce(delivery_id, ''), object_type, metric, to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), customer_id,
+    identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, person_key, payload
+  FROM input
+  ORDER BY event_id
+  ON CONFLICT (event_id, delivery_id, occurred_at) DO NOTHING
+  RETURNING event_id
+),
+queued AS (
+  INSERT INTO projection_queue (event_id, delivery_id, metric, occurred_ms, received_ms, customer_id, identifiers, failure_message, source, channel, recipient, subject, campaign_id, broadcast_id, newsletter_id, transactional_message_id, action_id, parent_action_id, trigger_id, content_id, journey_id, trigger_event_id, machine, person_key, email, preferences)
+  SELECT input.event_id, input.delivery_id, input.metric, input.occurred_ms, input.received_ms, input.customer_id, input.identifiers, input.failure_message, input.source, input.channel, input.recipient, input.subject, input.campaign_id, input.broadcast_id, input.newsletter_id, input.transactional_message_id, input.action_id, input.parent_action_id, input.trigger_id, input.content_id, input.journey_id, input.trigger_event_id, input.machine, input.person_key, input.email, input.preferences
+  FROM input JOIN inserted USING (event_id)
+  ORDER BY input.received_ms, input.event_id
+  RETURNING 1
+)
+SELECT event_id, NULL AS refused_channel FROM inserted;
+
 -- INGEST_SQL: store a batch of events and apply the new ones at once ($1..$30 only).
 WITH input AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::text[], $26::text[], $27::bool[], $28::text[], $29::text[], $30::jsonb[])

@@ -64,6 +64,16 @@ const INPUT = `input AS (
     AS t(${COLUMNS.map(([name]) => name).join(", ")})
 )`;
 
+/** One event's columns as scalar parameters: cheaper to encode and to parse than 30 one-element arrays. */
+const ONE_INPUT = `input AS (
+  SELECT ${COLUMNS.map(([name, type], i) => `$${i + 1}::${type} AS ${name}`).join(",\n    ")}
+)`;
+
+/** One event's values for ONE_INPUT. */
+export function eventParams(event: NormalizedEvent): unknown[] {
+  return COLUMNS.map(([, , get]) => get(event));
+}
+
 const ts = (ms: string) => `to_timestamp(${ms} / 1000.0)`;
 /** A metric's first time among the batch's events, as epoch milliseconds. */
 const firstMs = (where: string) => `min(occurred_ms) FILTER (WHERE ${where})`;
@@ -320,7 +330,7 @@ export const QUEUE_COLUMNS = COLUMNS.map(([name]) => name).filter((c) => !["obje
  * (PROJECT_QUEUE_SQL). The webhook path: a lone event costs little more than a plain insert. Returns the
  * event_ids that were new; the others were already stored. Parameters: the events' columns only.
  */
-export const INGEST_QUEUED_SQL = `WITH ${INPUT},
+const ingestQueued = (input: string) => `WITH ${input},
 ${INSERT_EVENTS("")},
 queued AS (
   INSERT INTO projection_queue (${QUEUE_COLUMNS.join(", ")})
@@ -330,6 +340,11 @@ queued AS (
   RETURNING 1
 )
 SELECT event_id, NULL AS refused_channel FROM inserted`;
+
+export const INGEST_QUEUED_SQL = ingestQueued(INPUT);
+
+/** INGEST_QUEUED_SQL for a batch of one event (a lone webhook): parameters from eventParams. */
+export const INGEST_ONE_QUEUED_SQL = ingestQueued(ONE_INPUT);
 
 const ingestSql = (withSideRows: boolean) => `WITH ${INPUT},${withSideRows ? `\n${REFUSED},` : ""}
 ${INSERT_EVENTS(withSideRows ? "\n  WHERE event_id NOT IN (SELECT event_id FROM refused)" : "")},
@@ -410,6 +425,9 @@ export function projectionSqlSnapshot(): string {
     "",
     "-- INGEST_QUEUED_SQL: store a batch of events and queue the new ones for the projector ($1..$30 only).",
     `${INGEST_QUEUED_SQL};`,
+    "",
+    "-- INGEST_ONE_QUEUED_SQL: the same for one event, its columns as scalars ($1..$30, in the same order).",
+    `${INGEST_ONE_QUEUED_SQL};`,
     "",
     "-- INGEST_SQL: store a batch of events and apply the new ones at once ($1..$30 only).",
     `${INGEST_SQL};`,
