@@ -8,7 +8,8 @@
 // grow. A timer also polls the queue, for rows left by a crash or queued through another process.
 import type pg from "pg";
 import type { Logger } from "../core/logger.js";
-import { PROJECT_QUEUE_SQL } from "./projection.sql.js";
+import { CLEARED_FIELDS } from "./event.js";
+import { PROJECT_QUEUE_SQL, QUEUE_COLUMNS } from "./projection.sql.js";
 
 export interface ProjectorOptions {
   /** Most events applied in one statement. */
@@ -37,6 +38,7 @@ export class Projector {
   private poller: NodeJS.Timeout | null = null;
   private lastStart = 0;
   private stopped = false;
+  private failing = false;
   readonly stats: ProjectorStats = { runs: 0, applied: 0, lastLagMs: null };
 
   constructor(
@@ -79,13 +81,60 @@ export class Projector {
     this.lastStart = Date.now();
     try {
       for (;;) {
-        const n = await this.applyBatch();
+        let n: number;
+        try {
+          n = await this.applyBatch();
+        } catch (err) {
+          if (!isDataError(err)) throw err;
+          // One queued event's values broke the statement: apply the next ones one by one, so that
+          // event alone is dealt with and the queue never stalls behind it.
+          n = await this.applyOneByOne(this.options.batch);
+        }
+        if (this.failing) this.log.info("applying queued events to deliveries again");
+        this.failing = false;
         if (n < this.options.batch || this.stopped) return;
       }
     } catch (err) {
       // The rows stay queued and are applied by the next run; the events themselves are committed.
-      this.log.error({ err }, "applying queued events to deliveries failed; retrying at the next poll");
+      // Logged once per failing spell (the database is down, say), not at every poll.
+      if (!this.failing) this.log.error({ err }, "applying queued events to deliveries failed; retrying every second");
+      this.failing = true;
     }
+  }
+
+  /**
+   * Applies up to `limit` queued events one at a time. An event PostgreSQL refuses to apply gets the
+   * values that could break a constraint or an index cleared (as ingestion quarantines an event whose
+   * content is refused; its stored event keeps them), then goes again; if it still fails it is left out
+   * of the delivery row, with an error naming it. Returns how many were taken.
+   */
+  private async applyOneByOne(limit: number): Promise<number> {
+    let taken = 0;
+    while (taken < limit) {
+      try {
+        const { events } = await applyQueued(this.pool, 1);
+        if (events === 0) return taken;
+        this.stats.applied += events;
+      } catch (err) {
+        if (!isDataError(err)) throw err;
+        const { rows } = await this.pool.query<{ event_id: string; cleared: boolean }>(
+          `WITH head AS (SELECT seq FROM projection_queue ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED),
+                gone AS (DELETE FROM projection_queue q USING head WHERE q.seq = head.seq AND q.person_key IS NULL AND q.identifiers IS NULL
+                           AND q.recipient IS NULL AND q.failure_message IS NULL RETURNING q.event_id, false AS cleared),
+                cleared AS (UPDATE projection_queue q SET ${CLEARED_COLUMNS.map((c) => `${c} = NULL`).join(", ")}
+                            FROM head WHERE q.seq = head.seq AND NOT EXISTS (SELECT 1 FROM gone) RETURNING q.event_id, true AS cleared)
+           SELECT * FROM gone UNION ALL SELECT * FROM cleared`,
+        );
+        for (const r of rows) {
+          this.log.error(
+            { err, eventId: r.event_id },
+            r.cleared ? "queued event refused by PostgreSQL; applying it without its person and failure fields" : "queued event refused by PostgreSQL even without them; left out of its delivery row",
+          );
+        }
+      }
+      taken++;
+    }
+    return taken;
   }
 
   private async applyBatch(): Promise<number> {
@@ -121,6 +170,13 @@ export class Projector {
 }
 
 type Queryable = Pick<pg.Pool, "query"> | pg.PoolClient;
+
+// SQLSTATE classes that point at one row's values rather than at the database (as in event-store.ts).
+const isDataError = (err: unknown) => ["22", "23", "54"].includes(((err as { code?: string }).code ?? "").slice(0, 2));
+
+/** The queue's columns that CLEARED_FIELDS empties: what can break a constraint or an index downstream. */
+const CLEARED_COLUMNS = Object.keys(CLEARED_FIELDS).map((k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+for (const c of CLEARED_COLUMNS) if (!QUEUE_COLUMNS.includes(c)) throw new Error(`CLEARED_FIELDS names ${c}, which projection_queue does not have`);
 
 /** Applies up to `limit` queued events (those no other transaction holds), oldest first. */
 export async function applyQueued(db: Queryable, limit: number): Promise<{ events: number; oldestReceivedMs: number | null }> {
