@@ -43,10 +43,10 @@ class NaiveSink implements EventSink {
       // Named (prepared) statements, so the reference is not slowed by planning on every request.
       const inserted = await client.query({
         name: "naive-insert-event",
-        text: `INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id, identifiers, href, link_id, failure_message, source, payload)
-         VALUES ($1, $2, $3, $4, to_timestamp($5 / 1000.0), to_timestamp($6 / 1000.0), $7, $8, $9, $10, $11, $12, $13)
-         ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
-        values: [event.eventId, event.deliveryId, event.objectType, event.metric, event.occurredAt, event.receivedAt, event.customerId, event.identifiers, event.href, event.linkId, event.failureMessage, event.source, event.payload],
+        text: `INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id, identifiers, href, link_id, failure_message, source, person_key, payload)
+         VALUES ($1, $2, $3, $4, to_timestamp($5 / 1000.0), to_timestamp($6 / 1000.0), $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT DO NOTHING RETURNING event_id`,
+        values: [event.eventId, event.deliveryId ?? "", event.objectType, event.metric, event.occurredAt, event.receivedAt, event.customerId, event.identifiers, event.href, event.linkId, event.failureMessage, event.source, event.personKey, event.payload],
       });
       if (inserted.rowCount === 1) await client.query({ name: "naive-upsert-delivery", text: deliveryProjectionSql("deliveries"), values: batchParams([event]) });
       await client.query("COMMIT");
