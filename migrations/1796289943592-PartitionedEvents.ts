@@ -5,7 +5,8 @@
 // belong to no delivery get '' instead of NULL.
 //
 // Existing rows move in batches of 50,000 in event_id order, with progress and the time taken printed
-// (docs/scaling.md has the figure for the 2,000,000-delivery synthetic set). The service cannot store
+// (docs/scaling.md, *Upgrading an install from before partitions*, has the figure for the
+// 2,000,000-delivery synthetic set). The service cannot store
 // events while this runs (they are answered 503, and Customer.io retries them). The key's name is the
 // one `typeorm migration:generate` gives the entity; the rest is written here because TypeORM does not
 // create partitioned tables.
