@@ -7,6 +7,7 @@
 // Unix seconds (_timestamp_seconds). Label values are bounded: each is one of a fixed list, an HTTP
 // status, or a value from outside kept to a short token and to MAX_EVENT_SERIES combinations.
 import client from "prom-client";
+import type { OutboxKind } from "../../entities/outbox-item.entity.js";
 
 export const METRICS_PREFIX = "ciocompanion_";
 
@@ -26,6 +27,12 @@ export function setMetricsEnabled(on: boolean): void {
     defaultsStarted = true;
     // CPU, memory, file descriptors, start time, event-loop lag, GC, heap: prom-client's own set.
     client.collectDefaultMetrics({ register: processRegistry, prefix: METRICS_PREFIX });
+    // The series alerts watch exist at 0 from the start: increase() cannot see the first increment of a
+    // series that appears already at 1, so the first dead letter or 503 would go unnoticed.
+    for (const outcome of WEBHOOK_OUTCOMES) webhookRequests.inc({ outcome }, 0);
+    for (const kind of OUTBOX_KINDS) for (const outcome of ["delivered", "retry", "dead"]) outboxAttempts.inc({ kind, outcome }, 0);
+    for (const method of ["page", "one_click", "api"]) for (const action of ["unsubscribe", "resubscribe"]) unsubscribes.inc({ method, action }, 0);
+    for (const result of ["complete", "filled", "stopped", "failed"]) reconcileRuns.inc({ result }, 0);
   }
 }
 
@@ -41,7 +48,11 @@ const histogram = <L extends string>(name: string, help: string, buckets: number
 // Request latencies toward Customer.io and commit latencies: 1 ms to 30 s.
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export type WebhookOutcome = "stored" | "duplicate" | "bad_signature" | "bad_body" | "too_large" | "unavailable" | "other";
+const WEBHOOK_OUTCOMES = ["stored", "duplicate", "bad_signature", "bad_body", "too_large", "unavailable", "other"] as const;
+export type WebhookOutcome = (typeof WEBHOOK_OUTCOMES)[number];
+// A record, so that a kind added to the entity and not here fails to compile.
+const KINDS: Record<OutboxKind, true> = { metric: true, push_event: true, unsubscribe: true, identify: true, cdp_call: true };
+export const OUTBOX_KINDS = Object.keys(KINDS) as OutboxKind[];
 
 const webhookRequests = counter("webhook_requests_total", "Reporting webhooks answered, by outcome: stored, duplicate (200); bad_signature (401); bad_body (400); too_large (413); unavailable (503: Customer.io retries); other.", ["outcome"]);
 const webhookLastReceived = gauge("webhook_last_received_timestamp_seconds", "When this instance last answered a reporting webhook 200 (Unix seconds); 0 before the first. Database-wide: ciocompanion_webhook_heartbeat_timestamp_seconds.");
