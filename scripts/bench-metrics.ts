@@ -101,10 +101,13 @@ async function ingestOverhead(): Promise<void> {
         await load(server.port, CONNECTIONS, Number(values.warmup), nextRequest, acknowledged, eventIdOf);
         if (mode === "on") {
           scraper = setInterval(() => {
-            void fetch(`http://127.0.0.1:${adminPort}/metrics`).then(async (r) => {
-              await r.text();
-              if (r.ok) scrapes++;
-            });
+            // A scrape still in flight when the server is stopped fails: not a result.
+            void fetch(`http://127.0.0.1:${adminPort}/metrics`)
+              .then(async (r) => {
+                await r.text();
+                if (r.ok) scrapes++;
+              })
+              .catch(() => undefined);
           }, 1000);
         }
         const cpuBefore = cpuSeconds(server.child.pid!);
