@@ -8,11 +8,14 @@
 // (b) scrape time: GET /metrics on the admin listener, many times in a row, over an empty outbox (the
 //     baseline), then over 1,000,000 outbox rows as they usually are (97% delivered, 1% each pending,
 //     dead, superseded; vacuumed), then over a backlog of 1,000,000 pending rows not vacuumed since
-//     they became pending (Customer.io unreachable for hours); prints p50 / p99 / max.
+//     they became pending (Customer.io unreachable for hours); prints p50 / p99 / max;
+// (c) the recording a stored webhook does, timed in this process, as a share of (a)'s server CPU per
+//     request with metrics off: the overhead without the noise of a shared machine.
 import fs from "node:fs";
 import os from "node:os";
 import pg from "pg";
 import { parseCommandLine, type Tool } from "../src/core/cli.js";
+import { metrics, setMetricsEnabled } from "../src/core/metrics.js";
 import { freePort, mb, startBenchDatabase } from "./lib/bench-db.js";
 import { load, startBenchServer } from "./lib/bench-http.js";
 import { webhookLoad } from "./lib/webhook-load.js";
@@ -52,7 +55,8 @@ const ROWS = Number(values.rows);
 const db = await startBenchDatabase("metrics");
 console.log(`bench:metrics  ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${mb(os.totalmem())}, node ${process.version}`);
 try {
-  if (!values["skip-load"]) await ingestOverhead();
+  const cpuPerRequestUs = values["skip-load"] ? undefined : await ingestOverhead();
+  instrumentationCost(cpuPerRequestUs);
   if (!values["skip-scrape"]) await scrapeTime();
 } finally {
   await db.stop();
@@ -82,7 +86,7 @@ function median(xs: number[]): number {
  * shared machine swings more than the overhead sought, so the server's own CPU time per request is
  * reported too: it counts what metrics add to each request whatever else the machine does.
  */
-async function ingestOverhead(): Promise<void> {
+async function ingestOverhead(): Promise<number> {
   console.log(`\n(a) webhooks at ${CONNECTIONS} connections, ${SECONDS} s per run after ${values.warmup} s of warm-up; metrics on = /metrics scraped every second`);
   const { nextRequest, eventIdOf } = webhookLoad(KEY);
   const results: Record<"on" | "off", Array<{ rps: number; cpuUs: number }>> = { on: [], off: [] };
@@ -133,6 +137,39 @@ async function ingestOverhead(): Promise<void> {
   });
   console.log(`| median | ${median(rps("off")).toFixed(0)} | ${median(rps("on")).toFixed(0)} | ${median(ratios).toFixed(3)} | ${median(cpu("off")).toFixed(0)} | ${median(cpu("on")).toFixed(0)} | ${(median(cpu("on")) / median(cpu("off"))).toFixed(3)} |`);
   console.log(`throughput overhead (median of the rounds' ratios): ${((1 - median(ratios)) * 100).toFixed(1)}%; server CPU per request: ${((median(cpu("on")) / median(cpu("off")) - 1) * 100).toFixed(1)}% more (target < 3%)`);
+  return median(cpu("off"));
+}
+
+/**
+ * (c) What a stored webhook records (its answer, its lag, its event, a batch of its own: more than it
+ * pays at 50 connections, where a batch holds ~25), timed in this process with recording on and off,
+ * and set against the server's CPU time per request with metrics off measured in (a). Unlike (a)'s
+ * throughput, it does not move with what else the machine runs.
+ */
+function instrumentationCost(cpuPerRequestUs: number | undefined): void {
+  const event = { source: "webhook", objectType: "email", metric: "opened" };
+  const record = () => {
+    const now = Date.now();
+    metrics.webhookAnswered("stored");
+    metrics.webhookEventLag(now - 5000, now);
+    metrics.eventStored(event);
+    metrics.batchStarted(1)();
+  };
+  const nsPerWebhook = (on: boolean) => {
+    setMetricsEnabled(on);
+    for (let i = 0; i < 50_000; i++) record();
+    const n = 500_000;
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) record();
+    return Number(process.hrtime.bigint() - started) / n;
+  };
+  const rounds = [0, 1, 2].map(() => ({ on: nsPerWebhook(true), off: nsPerWebhook(false) }));
+  const on = median(rounds.map((r) => r.on));
+  const off = median(rounds.map((r) => r.off));
+  console.log(`\n(c) recording one stored webhook, in process: ${(on / 1000).toFixed(2)} µs with metrics on, ${(off / 1000).toFixed(2)} µs off (median of 3 × 500,000)`);
+  if (cpuPerRequestUs !== undefined) {
+    console.log(`    ${(((on - off) / 1000 / cpuPerRequestUs) * 100).toFixed(2)}% of the server's CPU per webhook with metrics off (${cpuPerRequestUs.toFixed(0)} µs, from (a))`);
+  }
 }
 
 /** (b) Scrape time over an empty outbox (the baseline) and over ROWS rows, typical and backlogged. */
