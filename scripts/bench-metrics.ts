@@ -2,13 +2,15 @@
 // What metrics cost, in two parts, each against a baseline measured in the same run:
 // (a) ingest overhead: the real service (scripts/bench-server.ts, variant "ours") loaded with
 //     bench:ingest's webhook traffic at 50 connections, with METRICS_ENABLED=true (and /metrics scraped
-//     every second, 15 times as often as Prometheus' default) and with METRICS_ENABLED=false,
+//     every --scrape-every seconds, 5 by default: three times as often as the usual 15 s) and with
+//     METRICS_ENABLED=false,
 //     alternating on and off for several rounds, each run on a fresh database; prints requests/s, the
 //     server's CPU time per request, and the ratios on ÷ off;
 // (b) scrape time: GET /metrics on the admin listener, many times in a row, over an empty outbox (the
 //     baseline), then over 1,000,000 outbox rows as they usually are (97% delivered, 1% each pending,
 //     dead, superseded; vacuumed), then over a backlog of 1,000,000 pending rows not vacuumed since
-//     they became pending (Customer.io unreachable for hours); prints p50 / p99 / max;
+//     they became pending (Customer.io unreachable for hours); prints p50 / p99 / max, and the server's
+//     CPU time per scrape;
 // (c) the recording a stored webhook does, timed in this process, as a share of (a)'s server CPU per
 //     request with metrics off: the overhead without the noise of a shared machine.
 import fs from "node:fs";
@@ -31,7 +33,8 @@ Options:
   --seconds N        load per run (default 10)         --warmup N   seconds before measuring (2)
   --rounds N         on/off pairs (default 4)          --connections N   (50)
   --rows N           outbox rows for the scrape (1000000)
-  --scrapes N        scrapes per case (default 200)    --skip-load / --skip-scrape   one part only
+  --scrapes N        scrapes per case (default 200)    --scrape-every S   during the load (5)
+  --skip-load, --skip-scrape   one part only
   -h, --help         this help
 `,
 };
@@ -43,6 +46,7 @@ const { values } = parseCommandLine(TOOL, {
   connections: { type: "string", default: "50" },
   rows: { type: "string", default: "1000000" },
   scrapes: { type: "string", default: "200" },
+  "scrape-every": { type: "string", default: "5" },
   "skip-load": { type: "boolean", default: false },
   "skip-scrape": { type: "boolean", default: false },
 });
@@ -87,7 +91,7 @@ function median(xs: number[]): number {
  * reported too: it counts what metrics add to each request whatever else the machine does.
  */
 async function ingestOverhead(): Promise<number> {
-  console.log(`\n(a) webhooks at ${CONNECTIONS} connections, ${SECONDS} s per run after ${values.warmup} s of warm-up; metrics on = /metrics scraped every second`);
+  console.log(`\n(a) webhooks at ${CONNECTIONS} connections, ${SECONDS} s per run after ${values.warmup} s of warm-up; metrics on = /metrics scraped every ${values["scrape-every"]} s`);
   const { nextRequest, eventIdOf } = webhookLoad(KEY);
   const results: Record<"on" | "off", Array<{ rps: number; cpuUs: number }>> = { on: [], off: [] };
   let run = 0;
@@ -112,7 +116,7 @@ async function ingestOverhead(): Promise<number> {
                 if (r.ok) scrapes++;
               })
               .catch(() => undefined);
-          }, 1000);
+          }, Number(values["scrape-every"]) * 1000);
         }
         const cpuBefore = cpuSeconds(server.child.pid!);
         const result = await load(server.port, CONNECTIONS, SECONDS, nextRequest, acknowledged, eventIdOf);
@@ -180,12 +184,13 @@ async function scrapeTime(): Promise<void> {
   const server = await startBenchServer("ours", url, { CIO_WEBHOOK_SIGNING_KEYS: KEY, ADMIN_PORT: String(adminPort) });
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const rows: Array<{ label: string; p50: number; p99: number; max: number; db: number }> = [];
+  const rows: Array<{ label: string; p50: number; p99: number; max: number; db: number; cpuMs: number }> = [];
   try {
     const measure = async (label: string) => {
       for (let i = 0; i < 10; i++) await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text(); // warm: prepared statement, connection
       const times: number[] = [];
       const dbTimes: number[] = [];
+      const cpuBefore = cpuSeconds(server.child.pid!);
       for (let i = 0; i < Number(values.scrapes); i++) {
         const started = performance.now();
         const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`);
@@ -196,11 +201,12 @@ async function scrapeTime(): Promise<void> {
         if (!read) throw new Error("the scrape has no database read time: the database gauges failed");
         dbTimes.push(Number(read[1]) * 1000);
       }
+      const cpuMs = ((cpuSeconds(server.child.pid!) - cpuBefore) * 1000) / Number(values.scrapes);
       times.sort((a, b) => a - b);
       dbTimes.sort((a, b) => a - b);
-      const row = { label, p50: percentile(times, 50), p99: percentile(times, 99), max: times[times.length - 1]!, db: percentile(dbTimes, 50) };
+      const row = { label, p50: percentile(times, 50), p99: percentile(times, 99), max: times[times.length - 1]!, db: percentile(dbTimes, 50), cpuMs };
       rows.push(row);
-      console.log(`  ${label.padEnd(48)} p50 ${ms(row.p50)} ms  p99 ${ms(row.p99)} ms  max ${ms(row.max)} ms  (database read p50 ${ms(row.db)} ms)`);
+      console.log(`  ${label.padEnd(48)} p50 ${ms(row.p50)} ms  p99 ${ms(row.p99)} ms  max ${ms(row.max)} ms  (database read p50 ${ms(row.db)} ms; server CPU ${ms(cpuMs)} ms per scrape)`);
     };
     await measure("empty outbox (baseline)");
 
@@ -227,7 +233,7 @@ async function scrapeTime(): Promise<void> {
     await server.stop();
   }
   const base = rows[0]!;
-  console.log(`\n| outbox | scrape p50 ms | p99 ms | max ms | database read p50 ms | p50 ÷ empty |`);
-  console.log(`|---|---|---|---|---|---|`);
-  for (const r of rows) console.log(`| ${r.label} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${ms(r.db)} | ${(r.p50 / base.p50).toFixed(2)} |`);
+  console.log(`\n| outbox | scrape p50 ms | p99 ms | max ms | database read p50 ms | server CPU ms per scrape | p50 ÷ empty |`);
+  console.log(`|---|---|---|---|---|---|---|`);
+  for (const r of rows) console.log(`| ${r.label} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${ms(r.db)} | ${ms(r.cpuMs)} | ${(r.p50 / base.p50).toFixed(2)} |`);
 }
