@@ -1,4 +1,6 @@
 // One server of the ingest and relay benchmarks, started by scripts/lib/bench-http.ts in its own process:
+//   bare      a bare node:http server that reads the body, checks the HMAC and parses the JSON, then
+//             answers 200: the ceiling of any webhook receiver in Node on this machine
 //   baseline  the same Koa app, body reading, signature check or relay validation, and parsing,
 //             answering 200 without a database (the webhook and the relay routes)
 //   naive     the same routes, one transaction per request: BEGIN; insert the event; apply it (and, for
@@ -18,6 +20,7 @@ import { batchParams, deliveryProjectionSql } from "../src/events/projection.sql
 import { relayRoutes } from "../src/reporter/relay.routes.js";
 import { RelayService } from "../src/reporter/relay.service.js";
 import { webhookRoutes } from "../src/webhooks/webhook.routes.js";
+import { verifySignature } from "../src/webhooks/signature.js";
 
 const variant = process.env["BENCH_VARIANT"];
 const config = loadConfig(process.env);
@@ -74,13 +77,33 @@ let port: number;
 if (variant === "ours") {
   const service = await startService(config, log);
   port = Number(new URL(service.url).port);
+} else if (variant === "bare") {
+  const options = { keys: config.webhooks.signingKeys, toleranceSeconds: 0 };
+  port = await listen((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const check = verifySignature(req.headers["x-cio-signature"] as string | undefined, req.headers["x-cio-timestamp"] as string | undefined, body, options);
+      let status = check.ok ? 200 : 401;
+      let answer = "{}";
+      if (check.ok) {
+        try {
+          answer = JSON.stringify({ event_id: (JSON.parse(body.toString("utf8")) as { event_id?: unknown }).event_id });
+        } catch {
+          status = 400;
+        }
+      }
+      res.writeHead(status, { "content-type": "application/json" }).end(answer);
+    });
+  });
 } else if (variant === "baseline") {
   port = await listen(routesOver({ store: async () => ({ status: "stored" }) }));
 } else if (variant === "naive") {
   const pool = new pg.Pool({ connectionString: config.database.url, max: config.database.poolSize });
   port = await listen(routesOver(new NaiveSink(pool)));
 } else {
-  throw new Error(`BENCH_VARIANT must be baseline, naive or ours, got ${variant}`);
+  throw new Error(`BENCH_VARIANT must be bare, baseline, naive or ours, got ${variant}`);
 }
 process.stdout.write(`READY ${port}\n`);
 // A clean exit on SIGINT lets `--cpu-prof` write its profile (BENCH_CPU_PROF=1 npm run bench:ingest).

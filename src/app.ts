@@ -28,6 +28,7 @@ import { UnsubscribeService } from "./unsubscribe/unsubscribe.service.js";
 import { DeliveryLookup } from "./events/delivery-lookup.js";
 import { ErasedPeople } from "./events/erasures.js";
 import { EventStore } from "./events/event-store.js";
+import { Projector } from "./events/projector.js";
 import { webhookRoutes } from "./webhooks/webhook.routes.js";
 import { createAppApiClient, type AppApiSetup } from "./backfill/app-api-client.js";
 import { MessageFiller } from "./backfill/message-filler.js";
@@ -43,6 +44,8 @@ export interface Service {
   server: http.Server;
   adminServer: http.Server;
   store: EventStore;
+  /** Applies queued webhook events to deliveries; drain() waits until every queued event is applied. */
+  projector: Projector;
   /** Erased people, as this instance knows them (refresh() reads them again). */
   erasures: ErasedPeople;
   sender: OutboxSender;
@@ -91,7 +94,8 @@ export async function startService(config: Config, log: Logger, options: Service
     const erasures = new ErasedPeople(ingestPool, config.erasureSecret);
     // Read now if the table is there (migrations may still be pending); guard() reads again later.
     await erasures.refresh().catch((err: unknown) => log.warn({ err: (err as Error).message }, "erased people not read yet"));
-    const store = new EventStore(ingestPool, config.ingest, log, erasures);
+    const projector = new Projector(ingestPool, log, config.projection);
+    const store = new EventStore(ingestPool, config.ingest, log, erasures, undefined, () => projector.kick());
     const lookup = new DeliveryLookup(ingestPool);
     const track = new TrackClient({ ...config.track, connections: config.reporter.concurrency, log });
     // Customer.io's Data Pipelines API: CIO_CDP_URL, else the host of the workspace's region.
@@ -126,6 +130,7 @@ export async function startService(config: Config, log: Logger, options: Service
         )
       : undefined;
     if (config.reporter.enabled) sender.kick(); // rows left from before a restart
+    projector.start(); // and events queued before it
 
     // Partitions ahead, retention: every instance runs the schedule, one at a time (advisory lock).
     const maintain = () =>
@@ -193,6 +198,7 @@ export async function startService(config: Config, log: Logger, options: Service
       await maintenanceJob.stop();
       await firstMaintenance;
       await sender.stop();
+      await projector.stop();
       await track.close();
       await cdp.close();
       await Promise.all(pools.map((p) => p.end()));
@@ -217,13 +223,14 @@ export async function startService(config: Config, log: Logger, options: Service
       await firstMaintenance;
       await sender.stop();
       await store.drained();
+      await projector.stop();
       await track.close();
       await cdp.close();
       await Promise.all(pools.map((p) => p.end()));
       await dataSource.destroy();
       await database.close();
     };
-    return { url: urlOf(server), adminUrl: urlOf(adminServer), server, adminServer, store, erasures, sender, reconciler, checkSilence: silence, database, stop };
+    return { url: urlOf(server), adminUrl: urlOf(adminServer), server, adminServer, store, projector, erasures, sender, reconciler, checkSilence: silence, database, stop };
   } catch (err) {
     await database.close().catch(() => undefined);
     throw err;

@@ -101,6 +101,8 @@ export interface BenchRow {
   errors: number;
   verified: string;
   rss: number;
+  /** What Matrix.during measured during the load (our projection lag), if anything. */
+  during?: string;
 }
 
 export const rowOf = (variant: string, connections: number, result: autocannon.Result, verified: string, rss: number): BenchRow => ({
@@ -121,13 +123,15 @@ export function printLine(r: BenchRow): void {
 /** The Markdown table of the README: ratios against the baseline and the naive variant of the same run. */
 export function printTable(rows: readonly BenchRow[], connections: readonly number[]): void {
   const find = (variant: string, c: number) => rows.find((r) => r.variant === variant && r.connections === c);
-  console.log("\n| connections | variant | requests/s | p50 ms | p99 ms | errors | ÷ baseline | ÷ naive | acknowledged rows verified | peak RSS |");
-  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  const ceilings = ["bare", "baseline"].filter((v) => rows.some((r) => r.variant === v));
+  const withDuring = rows.some((r) => r.during);
+  console.log(`\n| connections | variant | requests/s | p50 ms | p99 ms | errors | ${ceilings.map((v) => `÷ ${v} | `).join("")}÷ naive | acknowledged rows verified | peak RSS |${withDuring ? " during the load |" : ""}`);
+  console.log(`|---|---|---|---|---|---|${ceilings.map(() => "---|").join("")}---|---|---|${withDuring ? "---|" : ""}`);
   for (const c of connections) {
     for (const r of rows.filter((x) => x.connections === c)) {
-      const base = find("baseline", c);
-      const naive = find("naive", c);
-      console.log(`| ${c} | ${r.variant} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${base ? (r.rps / base.rps).toFixed(2) : "-"} | ${naive ? (r.rps / naive.rps).toFixed(2) : "-"} | ${r.verified} | ${mb(r.rss)} |`);
+      const ratio = (of: BenchRow | undefined) => (of ? (r.rps / of.rps).toFixed(2) : "-");
+      const cells = [c, r.variant, r.rps.toFixed(0), r.p50, r.p99, r.errors, ...ceilings.map((v) => ratio(find(v, c))), ratio(find("naive", c)), r.verified, mb(r.rss), ...(withDuring ? [r.during ?? "-"] : [])];
+      console.log(`| ${cells.join(" | ")} |`);
     }
   }
 }
@@ -147,6 +151,8 @@ export interface Matrix {
   keyOf?: (body: string) => string | undefined;
   /** Checks every acknowledged request in the variant's database; returns the "verified" cell. */
   verify: (url: string, acknowledged: readonly string[]) => Promise<string>;
+  /** Started when the measured load starts, stopped when it ends: a note for the row (not for the baseline variants). */
+  during?: (url: string, variant: string) => { stop(): Promise<string> } | undefined;
 }
 
 /** Every variant at every concurrency, each against a fresh database: printed as it goes, then as a table. */
@@ -159,11 +165,14 @@ export async function runMatrix(m: Matrix): Promise<BenchRow[]> {
       const server = await startBenchServer(variant, url, m.env);
       try {
         const acknowledged: string[] = [];
+        const withDatabase = variant !== "baseline" && variant !== "bare";
         await load(server.port, connections, m.warmupSeconds, m.next, acknowledged, m.keyOf);
+        const sampling = withDatabase ? m.during?.(url, variant) : undefined;
         const result = await load(server.port, connections, m.seconds, m.next, acknowledged, m.keyOf);
+        const during = await sampling?.stop();
         // Requests still in flight when the load stops may be stored without being counted as 2xx.
-        const verified = variant === "baseline" ? "-" : await m.verify(url, acknowledged);
-        rows.push(rowOf(variant, connections, result, verified, peakRss(server.child.pid!)));
+        const verified = withDatabase ? await m.verify(url, acknowledged) : "-";
+        rows.push({ ...rowOf(variant, connections, result, verified, peakRss(server.child.pid!)), ...(during ? { during } : {}) });
         printLine(rows[rows.length - 1]!);
       } finally {
         await server.stop();

@@ -93,6 +93,8 @@ const envSchema = z.object({
   INGEST_MAX_BATCH: int(200, 1, 5000),
   INGEST_MAX_IN_FLIGHT: int(1, 1, 64),
   INGEST_MAX_QUEUE: int(10_000, 1, 1_000_000),
+  PROJECTION_BATCH: int(2000, 1, 50_000),
+  PROJECTION_INTERVAL_MS: int(50, 0, 60_000),
   REQUEST_BODY_BUDGET: byteSize("64mb"),
 
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
@@ -239,6 +241,8 @@ export interface Config {
   };
   /** Group commit: batch size, batches in flight, and writes waiting (past it, 503 at once). */
   ingest: { maxBatch: number; maxInFlight: number; maxQueue: number };
+  /** The projector: queued webhook events applied to deliveries (src/events/projector.ts). */
+  projection: { batch: number; intervalMs: number; pollMs: number };
   /** Request-body bytes held at once across all requests (past it, 503 at once). */
   requestBodyBudgetBytes: number;
   shutdownTimeoutMs: number;
@@ -476,6 +480,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
     },
     ingest: { maxBatch: e.INGEST_MAX_BATCH, maxInFlight: e.INGEST_MAX_IN_FLIGHT, maxQueue: e.INGEST_MAX_QUEUE },
+    projection: { batch: e.PROJECTION_BATCH, intervalMs: e.PROJECTION_INTERVAL_MS, pollMs: 1000 },
     requestBodyBudgetBytes: e.REQUEST_BODY_BUDGET,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     track: {

@@ -17,11 +17,12 @@ import { Erasure } from "../../entities/erasure.entity.js";
 import { PipelinesWriteKey } from "../../entities/pipelines-write-key.entity.js";
 import { BackfillRun } from "../../entities/backfill-run.entity.js";
 import { WebhookHeartbeat } from "../../entities/webhook-heartbeat.entity.js";
+import { ProjectionQueueItem } from "../../entities/projection-queue.entity.js";
 import { migrations } from "../../migrations/index.js";
 import type { Config } from "./config.js";
 import { EmbeddedPostgres, type EmbeddedRole } from "./embedded-postgres.js";
 
-export const entities = [DeliveryEvent, Delivery, PersonSubscription, OutboxItem, RateLimit, Unsubscribe, DeliveryStatsDaily, ReportSettings, EventRetention, Erasure, PipelinesWriteKey, BackfillRun, WebhookHeartbeat];
+export const entities = [DeliveryEvent, Delivery, PersonSubscription, OutboxItem, RateLimit, Unsubscribe, DeliveryStatsDaily, ReportSettings, EventRetention, Erasure, PipelinesWriteKey, BackfillRun, WebhookHeartbeat, ProjectionQueueItem];
 export const EMBEDDED_DATABASE = "cio";
 
 export interface PoolSettings {

@@ -2,11 +2,13 @@
 // unsubscribes. A write that arrives while nothing is in flight goes out at once (no timer, so a lone
 // request pays no batching latency); writes that arrive while batches are in flight wait and go out
 // together in the next batch: one statement, one commit, holding the events, their delivery and person
-// rows, and their outbox and unsubscribes rows. Every caller is answered only after that commit.
+// rows, and their outbox and unsubscribes rows. Every caller is answered only after that commit. A batch
+// of webhook events alone is stored and queued for the projector (projector.ts), which applies it to
+// the delivery and person rows moments later; a batch with relayed calls or unsubscribes is applied at once.
 import type pg from "pg";
 import { unavailable } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import { batchParams, hasSideRows, INGEST_SQL, INGEST_WITH_SIDE_ROWS_SQL, ingestParams, type Write } from "./projection.sql.js";
+import { batchParams, eventParams, hasSideRows, INGEST_ONE_QUEUED_SQL, INGEST_QUEUED_SQL, INGEST_SQL, INGEST_WITH_SIDE_ROWS_SQL, ingestParams, type Write } from "./projection.sql.js";
 import { CLEARED_FIELDS, jsonText, type NormalizedEvent } from "./event.js";
 import type { ErasedPeople } from "./erasures.js";
 import { ensurePartitions, isMissingPartition } from "./partitions.js";
@@ -54,6 +56,8 @@ export class EventStore implements EventSink {
     /** Scrubs events about people erased earlier (see erasures.ts). */
     private readonly erased?: Pick<ErasedPeople, "guard">,
     private readonly makePartitions: PartitionMaker = (times) => ensurePartitions(pool, times),
+    /** Called after a commit that queued events for the projector. */
+    private readonly onQueued: () => void = () => undefined,
   ) {}
 
   /** Resolves after the write is committed (or its event found already stored); rejects if it could not be. */
@@ -99,7 +103,8 @@ export class EventStore implements EventSink {
 
   private async flush(batch: Pending[], partitionsMade = false): Promise<void> {
     try {
-      const { inserted, refused } = await writeBatch(this.pool, batch.map((p) => p.write));
+      const { inserted, refused, queued } = await writeBatch(this.pool, batch.map((p) => p.write), { queue: true });
+      if (queued) this.onQueued();
       const claimed = new Set<string>();
       for (const p of batch) {
         const id = p.write.event.eventId;
@@ -163,19 +168,30 @@ export function quarantine(event: NormalizedEvent, reason: string): NormalizedEv
 
 /**
  * Stores writes in one statement (one commit) and returns the event_ids that were new, and those refused
- * by their channel guard with the delivery's channel. A write whose
- * event_id repeats an earlier one in the batch is dropped with what it carries (a retry can race its
- * original). The statement itself inserts in key order, so concurrent batches lock rows in the same
- * order; the outbox rows keep the order in which the writes arrived.
+ * by their channel guard with the delivery's channel. A write whose event_id repeats an earlier one in
+ * the batch is dropped with what it carries (a retry can race its original). The statement itself
+ * inserts in key order, so concurrent batches lock rows in the same order; the outbox rows keep the
+ * order in which the writes arrived. With `queue`, a batch of events alone is queued for the projector
+ * instead of applied (`queued` says so); writes with outbox or unsubscribes rows are always applied.
  */
-export async function writeBatch(db: Pick<pg.Pool, "query"> | pg.PoolClient, batch: readonly Write[]): Promise<{ inserted: Set<string>; refused: Map<string, string> }> {
+export async function writeBatch(
+  db: Pick<pg.Pool, "query"> | pg.PoolClient,
+  batch: readonly Write[],
+  options: { queue?: boolean } = {},
+): Promise<{ inserted: Set<string>; refused: Map<string, string>; queued: boolean }> {
   const unique = new Map<string, Write>();
   for (const w of batch) if (!unique.has(w.event.eventId)) unique.set(w.event.eventId, w);
   const writes = [...unique.values()];
+  const sideRows = hasSideRows(writes);
+  const queue = !sideRows && options.queue === true;
   const result = await db.query<{ event_id: string; refused_channel: string | null }>(
-    hasSideRows(writes)
+    sideRows
       ? { name: "ingest-events-with-side-rows", text: INGEST_WITH_SIDE_ROWS_SQL, values: ingestParams(writes) }
-      : { name: "ingest-events", text: INGEST_SQL, values: batchParams(writes.map((w) => w.event)) },
+      : queue
+        ? writes.length === 1
+          ? { name: "ingest-one-event-queued", text: INGEST_ONE_QUEUED_SQL, values: eventParams(writes[0]!.event) }
+          : { name: "ingest-events-queued", text: INGEST_QUEUED_SQL, values: batchParams(writes.map((w) => w.event)) }
+        : { name: "ingest-events", text: INGEST_SQL, values: batchParams(writes.map((w) => w.event)) },
   );
   const inserted = new Set<string>();
   const refused = new Map<string, string>();
@@ -183,5 +199,5 @@ export async function writeBatch(db: Pick<pg.Pool, "query"> | pg.PoolClient, bat
     if (r.refused_channel === null) inserted.add(r.event_id);
     else refused.set(r.event_id, r.refused_channel);
   }
-  return { inserted, refused };
+  return { inserted, refused, queued: queue && inserted.size > 0 };
 }

@@ -4,7 +4,83 @@
 -- $38..$44: the unsubscribes rows' (event_id, delivery_id, unsubscribe, method, attributes_update, client_ip, user_agent);
 -- $45..$46: the channel guards' (event_id, channels).
 
--- INGEST_SQL: store a batch of events and apply the new ones (webhooks alone: $1..$30 only).
+-- INGEST_QUEUED_SQL: store a batch of events and queue the new ones for the projector ($1..$30 only).
+WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::text[], $26::text[], $27::bool[], $28::text[], $29::text[], $30::jsonb[])
+    AS t(event_id, delivery_id, object_type, metric, occurred_ms, received_ms, customer_id, identifiers, href, link_id, failure_message, source, payload, channel, recipient, subject, campaign_id, broadcast_id, newsletter_id, transactional_message_id, action_id, parent_action_id, trigger_id, content_id, journey_id, trigger_event_id, machine, person_key, email, preferences)
+),
+inserted AS (
+  INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id,
+    identifiers, href, link_id, failure_message, machine, source, person_key, payload)
+  SELECT event_id, coalesce(delivery_id, ''), object_type, metric, to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), customer_id,
+    identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, person_key, payload
+  FROM input
+  ORDER BY event_id
+  ON CONFLICT (event_id, delivery_id, occurred_at) DO NOTHING
+  RETURNING event_id
+),
+queued AS (
+  INSERT INTO projection_queue (event_id, delivery_id, metric, occurred_ms, received_ms, customer_id, identifiers, failure_message, source, channel, recipient, subject, campaign_id, broadcast_id, newsletter_id, transactional_message_id, action_id, parent_action_id, trigger_id, content_id, journey_id, trigger_event_id, machine, person_key, email, preferences)
+  SELECT input.event_id, input.delivery_id, input.metric, input.occurred_ms, input.received_ms, input.customer_id, input.identifiers, input.failure_message, input.source, input.channel, input.recipient, input.subject, input.campaign_id, input.broadcast_id, input.newsletter_id, input.transactional_message_id, input.action_id, input.parent_action_id, input.trigger_id, input.content_id, input.journey_id, input.trigger_event_id, input.machine, input.person_key, input.email, input.preferences
+  FROM input JOIN inserted USING (event_id)
+  ORDER BY input.received_ms, input.event_id
+  RETURNING 1
+)
+SELECT event_id, NULL AS refused_channel FROM inserted;
+
+-- INGEST_ONE_QUEUED_SQL: the same for one event, its columns as scalars ($1..$30, in the same order).
+WITH input AS (
+  SELECT $1::text AS event_id,
+    $2::text AS delivery_id,
+    $3::text AS object_type,
+    $4::text AS metric,
+    $5::float8 AS occurred_ms,
+    $6::float8 AS received_ms,
+    $7::text AS customer_id,
+    $8::jsonb AS identifiers,
+    $9::text AS href,
+    $10::text AS link_id,
+    $11::text AS failure_message,
+    $12::text AS source,
+    $13::jsonb AS payload,
+    $14::text AS channel,
+    $15::text AS recipient,
+    $16::text AS subject,
+    $17::bigint AS campaign_id,
+    $18::bigint AS broadcast_id,
+    $19::bigint AS newsletter_id,
+    $20::bigint AS transactional_message_id,
+    $21::bigint AS action_id,
+    $22::bigint AS parent_action_id,
+    $23::bigint AS trigger_id,
+    $24::bigint AS content_id,
+    $25::text AS journey_id,
+    $26::text AS trigger_event_id,
+    $27::bool AS machine,
+    $28::text AS person_key,
+    $29::text AS email,
+    $30::jsonb AS preferences
+),
+inserted AS (
+  INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id,
+    identifiers, href, link_id, failure_message, machine, source, person_key, payload)
+  SELECT event_id, coalesce(delivery_id, ''), object_type, metric, to_timestamp(occurred_ms / 1000.0), to_timestamp(received_ms / 1000.0), customer_id,
+    identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, person_key, payload
+  FROM input
+  ORDER BY event_id
+  ON CONFLICT (event_id, delivery_id, occurred_at) DO NOTHING
+  RETURNING event_id
+),
+queued AS (
+  INSERT INTO projection_queue (event_id, delivery_id, metric, occurred_ms, received_ms, customer_id, identifiers, failure_message, source, channel, recipient, subject, campaign_id, broadcast_id, newsletter_id, transactional_message_id, action_id, parent_action_id, trigger_id, content_id, journey_id, trigger_event_id, machine, person_key, email, preferences)
+  SELECT input.event_id, input.delivery_id, input.metric, input.occurred_ms, input.received_ms, input.customer_id, input.identifiers, input.failure_message, input.source, input.channel, input.recipient, input.subject, input.campaign_id, input.broadcast_id, input.newsletter_id, input.transactional_message_id, input.action_id, input.parent_action_id, input.trigger_id, input.content_id, input.journey_id, input.trigger_event_id, input.machine, input.person_key, input.email, input.preferences
+  FROM input JOIN inserted USING (event_id)
+  ORDER BY input.received_ms, input.event_id
+  RETURNING 1
+)
+SELECT event_id, NULL AS refused_channel FROM inserted;
+
+-- INGEST_SQL: store a batch of events and apply the new ones at once ($1..$30 only).
 WITH input AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::text[], $26::text[], $27::bool[], $28::text[], $29::text[], $30::jsonb[])
     AS t(event_id, delivery_id, object_type, metric, occurred_ms, received_ms, customer_id, identifiers, href, link_id, failure_message, source, payload, channel, recipient, subject, campaign_id, broadcast_id, newsletter_id, transactional_message_id, action_id, parent_action_id, trigger_id, content_id, journey_id, trigger_event_id, machine, person_key, email, preferences)
@@ -346,6 +422,154 @@ unsubscribes_recorded AS (
 SELECT event_id, NULL AS refused_channel FROM inserted
 UNION ALL
 SELECT event_id, channel FROM refused;
+
+-- PROJECT_QUEUE_SQL: apply up to $1 queued events to deliveries and person_subscriptions, exactly once.
+WITH applied AS (
+  DELETE FROM projection_queue
+  WHERE seq IN (SELECT seq FROM projection_queue ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+  RETURNING event_id, delivery_id, metric, occurred_ms, received_ms, customer_id, identifiers, failure_message, source, channel, recipient, subject, campaign_id, broadcast_id, newsletter_id, transactional_message_id, action_id, parent_action_id, trigger_id, content_id, journey_id, trigger_event_id, machine, person_key, email, preferences
+),
+delivery_changes AS (
+  SELECT delivery_id,
+    min(channel) AS channel,
+    min(customer_id) AS customer_id,
+    min(recipient) AS recipient,
+    min(subject) AS subject,
+    min(campaign_id) AS campaign_id,
+    min(broadcast_id) AS broadcast_id,
+    min(newsletter_id) AS newsletter_id,
+    min(transactional_message_id) AS transactional_message_id,
+    min(action_id) AS action_id,
+    min(parent_action_id) AS parent_action_id,
+    min(trigger_id) AS trigger_id,
+    min(content_id) AS content_id,
+    min(journey_id) AS journey_id,
+    min(trigger_event_id) AS trigger_event_id,
+    min(identifiers::text) AS identifiers,
+    (array_agg(failure_message ORDER BY occurred_ms DESC, failure_message DESC) FILTER (WHERE failure_message IS NOT NULL))[1] AS failure_message,
+    max(occurred_ms) FILTER (WHERE failure_message IS NOT NULL) AS last_failure_ms,
+    min(occurred_ms) FILTER (WHERE metric = 'spammed') AS spammed_at,
+    min(occurred_ms) FILTER (WHERE metric = 'unsubscribed') AS unsubscribed_at,
+    min(occurred_ms) FILTER (WHERE metric = 'bounced') AS bounced_at,
+    min(occurred_ms) FILTER (WHERE metric = 'failed') AS failed_at,
+    min(occurred_ms) FILTER (WHERE metric = 'undeliverable') AS undeliverable_at,
+    min(occurred_ms) FILTER (WHERE metric = 'dropped') AS dropped_at,
+    min(occurred_ms) FILTER (WHERE metric = 'converted') AS converted_at,
+    min(occurred_ms) FILTER (WHERE metric = 'replied') AS replied_at,
+    min(occurred_ms) FILTER (WHERE metric = 'clicked') AS clicked_at,
+    min(occurred_ms) FILTER (WHERE metric = 'opened') AS opened_at,
+    min(occurred_ms) FILTER (WHERE metric = 'delivered') AS delivered_at,
+    min(occurred_ms) FILTER (WHERE metric = 'deferred') AS deferred_at,
+    min(occurred_ms) FILTER (WHERE metric = 'sent') AS sent_at,
+    min(occurred_ms) FILTER (WHERE metric = 'attempted') AS attempted_at,
+    min(occurred_ms) FILTER (WHERE metric = 'drafted') AS drafted_at,
+    min(occurred_ms) FILTER (WHERE metric = 'opened' AND NOT machine) AS human_opened_at,
+    min(occurred_ms) FILTER (WHERE metric = 'clicked' AND NOT machine) AS human_clicked_at,
+    count(*) FILTER (WHERE metric = 'opened' AND NOT machine AND source NOT IN ('relay', 'backfill')) AS webhook_opens_human,
+    count(*) FILTER (WHERE metric = 'opened' AND machine AND source <> 'backfill') AS opens_machine,
+    count(*) FILTER (WHERE metric = 'opened' AND source = 'relay') AS relay_opens,
+    count(*) FILTER (WHERE metric = 'clicked' AND NOT machine AND source NOT IN ('relay', 'backfill')) AS webhook_clicks_human,
+    count(*) FILTER (WHERE metric = 'clicked' AND machine AND source <> 'backfill') AS clicks_machine,
+    count(*) FILTER (WHERE metric = 'clicked' AND source = 'relay') AS relay_clicks,
+    count(*) AS event_count,
+    min(occurred_ms) AS first_ms,
+    max(occurred_ms) AS last_ms
+  FROM applied
+  WHERE delivery_id IS NOT NULL
+  GROUP BY delivery_id
+),
+delivery_upsert AS (
+  INSERT INTO deliveries AS d (delivery_id, channel, customer_id, recipient, subject, campaign_id, broadcast_id, newsletter_id, transactional_message_id, action_id, parent_action_id, trigger_id, content_id, journey_id, trigger_event_id, identifiers, failure_message, last_failure_at, spammed_at, unsubscribed_at, bounced_at, failed_at, undeliverable_at, dropped_at, converted_at, replied_at, clicked_at, opened_at, delivered_at, deferred_at, sent_at, attempted_at, drafted_at, human_opened_at, human_clicked_at, webhook_opens_human, opens_machine, relay_opens, webhook_clicks_human, clicks_machine, relay_clicks, event_count, first_event_at, last_event_at, updated_at)
+  SELECT delivery_id, channel, customer_id, recipient, subject, campaign_id, broadcast_id, newsletter_id, transactional_message_id, action_id, parent_action_id, trigger_id, content_id, journey_id, trigger_event_id, identifiers::jsonb, failure_message, to_timestamp(last_failure_ms / 1000.0),
+    to_timestamp(spammed_at / 1000.0), to_timestamp(unsubscribed_at / 1000.0), to_timestamp(bounced_at / 1000.0), to_timestamp(failed_at / 1000.0), to_timestamp(undeliverable_at / 1000.0), to_timestamp(dropped_at / 1000.0), to_timestamp(converted_at / 1000.0), to_timestamp(replied_at / 1000.0), to_timestamp(clicked_at / 1000.0), to_timestamp(opened_at / 1000.0), to_timestamp(delivered_at / 1000.0), to_timestamp(deferred_at / 1000.0), to_timestamp(sent_at / 1000.0), to_timestamp(attempted_at / 1000.0), to_timestamp(drafted_at / 1000.0), to_timestamp(human_opened_at / 1000.0), to_timestamp(human_clicked_at / 1000.0),
+    webhook_opens_human, opens_machine, relay_opens, webhook_clicks_human, clicks_machine, relay_clicks, event_count, to_timestamp(first_ms / 1000.0), to_timestamp(last_ms / 1000.0), now()
+  FROM delivery_changes
+  ORDER BY delivery_id
+  ON CONFLICT (delivery_id) DO UPDATE SET
+    channel = LEAST(d.channel, EXCLUDED.channel),
+    customer_id = LEAST(d.customer_id, EXCLUDED.customer_id),
+    recipient = LEAST(d.recipient, EXCLUDED.recipient),
+    subject = LEAST(d.subject, EXCLUDED.subject),
+    campaign_id = LEAST(d.campaign_id, EXCLUDED.campaign_id),
+    broadcast_id = LEAST(d.broadcast_id, EXCLUDED.broadcast_id),
+    newsletter_id = LEAST(d.newsletter_id, EXCLUDED.newsletter_id),
+    transactional_message_id = LEAST(d.transactional_message_id, EXCLUDED.transactional_message_id),
+    action_id = LEAST(d.action_id, EXCLUDED.action_id),
+    parent_action_id = LEAST(d.parent_action_id, EXCLUDED.parent_action_id),
+    trigger_id = LEAST(d.trigger_id, EXCLUDED.trigger_id),
+    content_id = LEAST(d.content_id, EXCLUDED.content_id),
+    journey_id = LEAST(d.journey_id, EXCLUDED.journey_id),
+    trigger_event_id = LEAST(d.trigger_event_id, EXCLUDED.trigger_event_id),
+    identifiers = LEAST(d.identifiers::text, EXCLUDED.identifiers::text)::jsonb,
+    failure_message = CASE WHEN d.last_failure_at IS NULL OR (EXCLUDED.last_failure_at, EXCLUDED.failure_message) > (d.last_failure_at, d.failure_message) THEN EXCLUDED.failure_message ELSE d.failure_message END,
+    last_failure_at = CASE WHEN d.last_failure_at IS NULL OR (EXCLUDED.last_failure_at, EXCLUDED.failure_message) > (d.last_failure_at, d.failure_message) THEN EXCLUDED.last_failure_at ELSE d.last_failure_at END,
+    spammed_at = LEAST(d.spammed_at, EXCLUDED.spammed_at),
+    unsubscribed_at = LEAST(d.unsubscribed_at, EXCLUDED.unsubscribed_at),
+    bounced_at = LEAST(d.bounced_at, EXCLUDED.bounced_at),
+    failed_at = LEAST(d.failed_at, EXCLUDED.failed_at),
+    undeliverable_at = LEAST(d.undeliverable_at, EXCLUDED.undeliverable_at),
+    dropped_at = LEAST(d.dropped_at, EXCLUDED.dropped_at),
+    converted_at = LEAST(d.converted_at, EXCLUDED.converted_at),
+    replied_at = LEAST(d.replied_at, EXCLUDED.replied_at),
+    clicked_at = LEAST(d.clicked_at, EXCLUDED.clicked_at),
+    opened_at = LEAST(d.opened_at, EXCLUDED.opened_at),
+    delivered_at = LEAST(d.delivered_at, EXCLUDED.delivered_at),
+    deferred_at = LEAST(d.deferred_at, EXCLUDED.deferred_at),
+    sent_at = LEAST(d.sent_at, EXCLUDED.sent_at),
+    attempted_at = LEAST(d.attempted_at, EXCLUDED.attempted_at),
+    drafted_at = LEAST(d.drafted_at, EXCLUDED.drafted_at),
+    human_opened_at = LEAST(d.human_opened_at, EXCLUDED.human_opened_at),
+    human_clicked_at = LEAST(d.human_clicked_at, EXCLUDED.human_clicked_at),
+    webhook_opens_human = d.webhook_opens_human + EXCLUDED.webhook_opens_human,
+    opens_machine = d.opens_machine + EXCLUDED.opens_machine,
+    relay_opens = d.relay_opens + EXCLUDED.relay_opens,
+    webhook_clicks_human = d.webhook_clicks_human + EXCLUDED.webhook_clicks_human,
+    clicks_machine = d.clicks_machine + EXCLUDED.clicks_machine,
+    relay_clicks = d.relay_clicks + EXCLUDED.relay_clicks,
+    event_count = d.event_count + EXCLUDED.event_count,
+    first_event_at = LEAST(d.first_event_at, EXCLUDED.first_event_at),
+    last_event_at = GREATEST(d.last_event_at, EXCLUDED.last_event_at),
+    updated_at = now()
+  RETURNING 1
+),
+person_changes AS (
+  SELECT person_key,
+    min(identifiers->>'cio_id') AS cio_id,
+    min(identifiers->>'id') AS person_id,
+    min(email) AS email,
+    min(identifiers::text) AS identifiers,
+    (array_agg(metric = 'subscribed' ORDER BY occurred_ms DESC, event_id DESC) FILTER (WHERE metric IN ('subscribed', 'unsubscribed')))[1] AS subscribed,
+    max(occurred_ms) FILTER (WHERE metric IN ('subscribed', 'unsubscribed')) AS subscription_ms,
+    (array_agg(event_id ORDER BY occurred_ms DESC, event_id DESC) FILTER (WHERE metric IN ('subscribed', 'unsubscribed')))[1] AS subscription_event_id,
+    (array_agg(preferences::text ORDER BY occurred_ms DESC, event_id DESC) FILTER (WHERE metric = 'cio_subscription_preferences_changed'))[1] AS preferences,
+    max(occurred_ms) FILTER (WHERE metric = 'cio_subscription_preferences_changed') AS preferences_ms,
+    (array_agg(event_id ORDER BY occurred_ms DESC, event_id DESC) FILTER (WHERE metric = 'cio_subscription_preferences_changed'))[1] AS preferences_event_id
+  FROM applied
+  WHERE person_key IS NOT NULL
+  GROUP BY person_key
+),
+person_upsert AS (
+  INSERT INTO person_subscriptions AS p (person_key, cio_id, person_id, email, identifiers, subscribed,
+    subscription_changed_at, subscription_event_id, preferences, preferences_changed_at, preferences_event_id, updated_at)
+  SELECT person_key, cio_id, person_id, email, identifiers::jsonb, subscribed, to_timestamp(subscription_ms / 1000.0),
+    subscription_event_id, preferences::jsonb, to_timestamp(preferences_ms / 1000.0), preferences_event_id, now()
+  FROM person_changes
+  ORDER BY person_key
+  ON CONFLICT (person_key) DO UPDATE SET
+    cio_id = LEAST(p.cio_id, EXCLUDED.cio_id),
+    person_id = LEAST(p.person_id, EXCLUDED.person_id),
+    email = LEAST(p.email, EXCLUDED.email),
+    identifiers = LEAST(p.identifiers::text, EXCLUDED.identifiers::text)::jsonb,
+    subscribed = CASE WHEN EXCLUDED.subscription_event_id IS NOT NULL AND (p.subscription_event_id IS NULL OR (EXCLUDED.subscription_changed_at, EXCLUDED.subscription_event_id) > (p.subscription_changed_at, p.subscription_event_id)) THEN EXCLUDED.subscribed ELSE p.subscribed END,
+    subscription_changed_at = CASE WHEN EXCLUDED.subscription_event_id IS NOT NULL AND (p.subscription_event_id IS NULL OR (EXCLUDED.subscription_changed_at, EXCLUDED.subscription_event_id) > (p.subscription_changed_at, p.subscription_event_id)) THEN EXCLUDED.subscription_changed_at ELSE p.subscription_changed_at END,
+    subscription_event_id = CASE WHEN EXCLUDED.subscription_event_id IS NOT NULL AND (p.subscription_event_id IS NULL OR (EXCLUDED.subscription_changed_at, EXCLUDED.subscription_event_id) > (p.subscription_changed_at, p.subscription_event_id)) THEN EXCLUDED.subscription_event_id ELSE p.subscription_event_id END,
+    preferences = CASE WHEN EXCLUDED.preferences_event_id IS NOT NULL AND (p.preferences_event_id IS NULL OR (EXCLUDED.preferences_changed_at, EXCLUDED.preferences_event_id) > (p.preferences_changed_at, p.preferences_event_id)) THEN EXCLUDED.preferences ELSE p.preferences END,
+    preferences_changed_at = CASE WHEN EXCLUDED.preferences_event_id IS NOT NULL AND (p.preferences_event_id IS NULL OR (EXCLUDED.preferences_changed_at, EXCLUDED.preferences_event_id) > (p.preferences_changed_at, p.preferences_event_id)) THEN EXCLUDED.preferences_changed_at ELSE p.preferences_changed_at END,
+    preferences_event_id = CASE WHEN EXCLUDED.preferences_event_id IS NOT NULL AND (p.preferences_event_id IS NULL OR (EXCLUDED.preferences_changed_at, EXCLUDED.preferences_event_id) > (p.preferences_changed_at, p.preferences_event_id)) THEN EXCLUDED.preferences_event_id ELSE p.preferences_event_id END,
+    updated_at = now()
+  RETURNING 1
+)
+SELECT count(*)::int AS events, min(received_ms) AS oldest_received_ms FROM applied;
 
 -- PROJECT_DELIVERIES_SQL: apply already stored events to replay's copy of deliveries.
 WITH input AS (

@@ -5,7 +5,9 @@
 //
 // One statement per batch: insert the events (ON CONFLICT DO NOTHING makes a retried event a no-op),
 // then fold only the newly inserted ones into their delivery and person rows, and write their outbox
-// and unsubscribes rows. Every merge rule is
+// and unsubscribes rows. Webhook events take a shorter path: the statement inserts them and queues the
+// new ones in projection_queue, and the projector folds the queue in large batches, deleting the rows
+// it applies in the same statement (so each event is applied exactly once). Every merge rule is
 // commutative and idempotent (earliest time per metric, LEAST for attributes, sums over events that
 // are new, latest-wins by (time, id) for failures and subscription state), so a row is a function of
 // the *set* of its events, whatever order or batching they arrive in. Rows are locked in key order
@@ -61,6 +63,16 @@ const INPUT = `input AS (
   SELECT * FROM unnest(${COLUMNS.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ")})
     AS t(${COLUMNS.map(([name]) => name).join(", ")})
 )`;
+
+/** One event's columns as scalar parameters: cheaper to encode and to parse than 30 one-element arrays. */
+const ONE_INPUT = `input AS (
+  SELECT ${COLUMNS.map(([name, type], i) => `$${i + 1}::${type} AS ${name}`).join(",\n    ")}
+)`;
+
+/** One event's values for ONE_INPUT. */
+export function eventParams(event: NormalizedEvent): unknown[] {
+  return COLUMNS.map(([, , get]) => get(event));
+}
 
 const ts = (ms: string) => `to_timestamp(${ms} / 1000.0)`;
 /** A metric's first time among the batch's events, as epoch milliseconds. */
@@ -298,17 +310,44 @@ const UNSUBSCRIBE_INSERT = `unsubscribes_recorded AS (
   RETURNING 1
 )`;
 
-const ingestSql = (withSideRows: boolean) => `WITH ${INPUT},${withSideRows ? `\n${REFUSED},` : ""}
-inserted AS (
+const INSERT_EVENTS = (where: string) => `inserted AS (
   INSERT INTO delivery_events (event_id, delivery_id, object_type, metric, occurred_at, received_at, customer_id,
     identifiers, href, link_id, failure_message, machine, source, person_key, payload)
   SELECT event_id, coalesce(delivery_id, ''), object_type, metric, ${ts("occurred_ms")}, ${ts("received_ms")}, customer_id,
     identifiers, href, link_id, failure_message, CASE WHEN metric IN ('opened', 'clicked') THEN machine END, source, person_key, payload
-  FROM input${withSideRows ? "\n  WHERE event_id NOT IN (SELECT event_id FROM refused)" : ""}
+  FROM input${where}
   ORDER BY event_id
   ON CONFLICT (event_id, delivery_id, occurred_at) DO NOTHING
   RETURNING event_id
-),
+)`;
+
+/** The columns the projection reads (every input column but those only delivery_events keeps). */
+export const QUEUE_COLUMNS = COLUMNS.map(([name]) => name).filter((c) => !["object_type", "href", "link_id", "payload"].includes(c));
+
+/**
+ * Stores a batch of events (no duplicate ids) and queues the new ones for the projector
+ * (src/events/projector.ts), which folds them into deliveries and person_subscriptions in large batches
+ * (PROJECT_QUEUE_SQL). The webhook path: a lone event costs little more than a plain insert. Returns the
+ * event_ids that were new; the others were already stored. Parameters: the events' columns only.
+ */
+const ingestQueued = (input: string) => `WITH ${input},
+${INSERT_EVENTS("")},
+queued AS (
+  INSERT INTO projection_queue (${QUEUE_COLUMNS.join(", ")})
+  SELECT ${QUEUE_COLUMNS.map((c) => `input.${c}`).join(", ")}
+  FROM input JOIN inserted USING (event_id)
+  ORDER BY input.received_ms, input.event_id
+  RETURNING 1
+)
+SELECT event_id, NULL AS refused_channel FROM inserted`;
+
+export const INGEST_QUEUED_SQL = ingestQueued(INPUT);
+
+/** INGEST_QUEUED_SQL for a batch of one event (a lone webhook): parameters from eventParams. */
+export const INGEST_ONE_QUEUED_SQL = ingestQueued(ONE_INPUT);
+
+const ingestSql = (withSideRows: boolean) => `WITH ${INPUT},${withSideRows ? `\n${REFUSED},` : ""}
+${INSERT_EVENTS(withSideRows ? "\n  WHERE event_id NOT IN (SELECT event_id FROM refused)" : "")},
 applied AS (SELECT input.* FROM input JOIN inserted USING (event_id)),
 ${DELIVERY_CHANGES},
 ${deliveryUpsert("deliveries")},
@@ -317,18 +356,37 @@ ${personUpsert("person_subscriptions")}${withSideRows ? `,\n${OUTBOX_INSERT},\n$
 SELECT event_id, NULL AS refused_channel FROM inserted${withSideRows ? "\nUNION ALL\nSELECT event_id, channel FROM refused" : ""}`;
 
 /**
- * Stores a batch of events (no duplicate ids) and applies the new ones. Returns the event_ids that were
- * new; the others were already stored. For batches of events alone (webhooks): parameters are the
- * events' columns only.
+ * Stores a batch of events (no duplicate ids) and applies the new ones at once, in the same commit.
+ * Returns the event_ids that were new; the others were already stored. For batches of events alone that
+ * are written in bulk (backfill): parameters are the events' columns only.
  */
 export const INGEST_SQL = ingestSql(false);
 
 /**
  * INGEST_SQL, plus the outbox and unsubscribes rows of the new events (a retried call queues nothing
  * twice) and the channel guards: also returns the event_ids refused by their guard, with the delivery's
- * channel (refused_channel). For batches holding relayed calls or unsubscribes; parameters from ingestParams.
+ * channel (refused_channel). For batches holding relayed calls or unsubscribes, applied at once so the
+ * delivery row shows a relayed metric or an unsubscribe as soon as it is acknowledged; parameters from
+ * ingestParams.
  */
 export const INGEST_WITH_SIDE_ROWS_SQL = ingestSql(true);
+
+/**
+ * Takes up to $1 queued events, oldest first, and applies them to deliveries and person_subscriptions,
+ * in one statement: the queue rows go in the same commit as what they change, so each event is applied
+ * exactly once, whichever instance runs it (rows taken by another projector are skipped). Returns how
+ * many were applied and the oldest one's arrival time (for the lag).
+ */
+export const PROJECT_QUEUE_SQL = `WITH applied AS (
+  DELETE FROM projection_queue
+  WHERE seq IN (SELECT seq FROM projection_queue ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+  RETURNING ${QUEUE_COLUMNS.join(", ")}
+),
+${DELIVERY_CHANGES},
+${deliveryUpsert("deliveries")},
+${PERSON_CHANGES},
+${personUpsert("person_subscriptions")}
+SELECT count(*)::int AS events, min(received_ms) AS oldest_received_ms FROM applied`;
 
 /** Whether a batch needs INGEST_WITH_SIDE_ROWS_SQL (webhooks alone take the shorter statement). */
 export const hasSideRows = (writes: readonly Write[]) => writes.some((w) => w.outbox?.length || w.unsubscribe || w.notForChannels?.length);
@@ -365,11 +423,20 @@ export function projectionSqlSnapshot(): string {
     `-- $${UNSUBSCRIBE_FIRST}..$${GUARD_FIRST - 1}: the unsubscribes rows' (${UNSUBSCRIBE_COLUMNS.map(([name]) => name).join(", ")});`,
     `-- $${GUARD_FIRST}..$${GUARD_FIRST + GUARD_COLUMNS.length - 1}: the channel guards' (${GUARD_COLUMNS.map(([name]) => name).join(", ")}).`,
     "",
-    "-- INGEST_SQL: store a batch of events and apply the new ones (webhooks alone: $1..$30 only).",
+    "-- INGEST_QUEUED_SQL: store a batch of events and queue the new ones for the projector ($1..$30 only).",
+    `${INGEST_QUEUED_SQL};`,
+    "",
+    "-- INGEST_ONE_QUEUED_SQL: the same for one event, its columns as scalars ($1..$30, in the same order).",
+    `${INGEST_ONE_QUEUED_SQL};`,
+    "",
+    "-- INGEST_SQL: store a batch of events and apply the new ones at once ($1..$30 only).",
     `${INGEST_SQL};`,
     "",
     "-- INGEST_WITH_SIDE_ROWS_SQL: the same, with the new events' outbox and unsubscribes rows and the channel guards.",
     `${INGEST_WITH_SIDE_ROWS_SQL};`,
+    "",
+    "-- PROJECT_QUEUE_SQL: apply up to $1 queued events to deliveries and person_subscriptions, exactly once.",
+    `${PROJECT_QUEUE_SQL};`,
     "",
     "-- PROJECT_DELIVERIES_SQL: apply already stored events to replay's copy of deliveries.",
     `${PROJECT_DELIVERIES_SQL};`,

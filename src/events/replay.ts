@@ -145,7 +145,10 @@ async function rebuildChunk(db: pg.Pool, p: Projection, chunk: string[], columns
     // The live rows, locked in key order (as ingestion locks them) so they cannot change under us.
     await client.query(`SELECT 1 FROM ${live} WHERE ${k} = ANY($1) ORDER BY ${k} FOR UPDATE`, [keys]);
     const { rows } = await client.query<StoredEvent>(
-      `SELECT event_id, source, payload, extract(epoch FROM received_at) * 1000 AS received_ms FROM delivery_events WHERE ${k} = ANY($1)`,
+      // Events still queued for the projector are not in the live rows yet: left out here too, the
+      // projector applies them on top of whatever this chunk writes.
+      `SELECT event_id, source, payload, extract(epoch FROM received_at) * 1000 AS received_ms FROM delivery_events e
+       WHERE ${k} = ANY($1) AND NOT EXISTS (SELECT 1 FROM projection_queue q WHERE q.event_id = e.event_id)`,
       [keys],
     );
     if (rows.length > 0) await client.query(p.sql, batchParams(rows.map((r) => renormalize({ ...r, received_ms: Number(r.received_ms) }))));

@@ -8,6 +8,7 @@ import type pg from "pg";
 import { checkout } from "../core/database.js";
 import { subjectHash, type IdentifierKind } from "../events/erasures.js";
 import { boundedKey } from "../events/event.js";
+import { applyQueued, DEFAULT_PROJECTOR } from "../events/projector.js";
 
 export interface ErasureRequest {
   kind: IdentifierKind;
@@ -122,6 +123,10 @@ export async function erasePerson(pool: pg.Pool, secret: string, seed: Identifie
   try {
     await client.query("BEGIN");
     await client.query("SET LOCAL statement_timeout = 0");
+    // Events still queued for the projector are applied first, in this transaction, so the person's
+    // newest deliveries are found and scrubbed too (rows a projector is applying right now are left to
+    // it: the second pass finds them).
+    while ((await applyQueued(client, DEFAULT_PROJECTOR.batch)).events > 0);
     const ids = await identify(client, seed);
     const changes = await scrubRows(client, ids);
     if (options.record ?? true) {

@@ -45,3 +45,26 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
     },
   };
 }
+
+/**
+ * Deliveries whose stored events are not each counted exactly once, either applied to the delivery row
+ * (event_count) or still queued for the projector: an event half written, lost or applied twice.
+ */
+export function unevenDeliveries(db: Pick<TestDatabase, "query">): Promise<Array<{ delivery_id: string }>> {
+  return db.query(`
+    SELECT e.delivery_id FROM delivery_events e LEFT JOIN deliveries d USING (delivery_id)
+    WHERE e.delivery_id <> ''
+    GROUP BY e.delivery_id
+    HAVING count(*) <> coalesce(max(d.event_count), 0) + (SELECT count(*) FROM projection_queue q WHERE q.delivery_id = e.delivery_id)`);
+}
+
+/** Waits until the projector (of whichever instance) has applied every queued event. */
+export async function waitForProjection(db: Pick<TestDatabase, "query">, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [{ n }] = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM projection_queue")) as [{ n: number }];
+    if (n === 0) return;
+    if (Date.now() > deadline) throw new Error(`${n} events still queued for the projector after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

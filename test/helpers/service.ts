@@ -12,8 +12,12 @@ export interface TestService {
   url: string;
   /** The admin listener: reports, OpenAPI, dashboard. */
   adminUrl: string;
-  /** Posts a body to the webhook endpoint, signed with `key` unless headers are given. */
-  webhook(body: string | object, opts?: { key?: string; headers?: Record<string, string> }): Promise<{ status: number; json: Record<string, unknown> }>;
+  /**
+   * Posts a body to the webhook endpoint, signed with `key` unless headers are given, then (unless
+   * `wait: false`) waits until the projector has applied what it queued, so deliveries read right after
+   * show it.
+   */
+  webhook(body: string | object, opts?: { key?: string; headers?: Record<string, string>; wait?: boolean }): Promise<{ status: number; json: Record<string, unknown> }>;
   /** POSTs JSON to a path of the service. */
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; json: Record<string, unknown> }>;
   stop(): Promise<void>;
@@ -45,7 +49,9 @@ export async function startTestService(databaseUrl: string, env: Record<string, 
   const webhook: TestService["webhook"] = async (body, opts = {}) => {
     const text = typeof body === "string" ? body : JSON.stringify(body);
     const headers = opts.headers ?? signedHeaders(opts.key ?? TEST_KEY, text);
-    return asJson(await fetch(`${service.url}/webhooks/customerio`, { method: "POST", headers, body: text }));
+    const answer = await asJson(await fetch(`${service.url}/webhooks/customerio`, { method: "POST", headers, body: text }));
+    if (answer.status === 200 && opts.wait !== false) await service.projector.drain();
+    return answer;
   };
   const post: TestService["post"] = async (path, body, headers = {}) =>
     asJson(await fetch(`${service.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) }));

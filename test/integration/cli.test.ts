@@ -177,7 +177,7 @@ describe("npm run outbox", () => {
   it("stats is readable, and --json is for scripts", async () => {
     const r = await run("outbox", "stats");
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^Outbox: calls owed to Customer\.io\n {2}pending {5}1 {2}\(1 due now; oldest waiting \d+ s\)\n {2}delivered {3}1\n {2}dead {8}1 {2}\(npm run outbox -- list --status dead.*\n {2}superseded {2}0\n$/);
+    assert.match(r.stdout, /^Outbox: calls owed to Customer\.io\n {2}pending {5}1 {2}\(1 due now; oldest waiting \d+ (s|min)\)\n {2}delivered {3}1\n {2}dead {8}1 {2}\(npm run outbox -- list --status dead.*\n {2}superseded {2}0\n$/);
     const json = await run("outbox", "stats", "--json");
     assert.deepEqual({ ...(JSON.parse(json.stdout) as Record<string, unknown>), oldest_pending_seconds: "…" }, { pending: 1, delivered: 1, dead: 1, superseded: 0, due: 1, oldest_pending_seconds: "…" });
   });

@@ -92,12 +92,12 @@ describe("/metrics on the admin listener", () => {
     answers.push((await svc.webhook("[1, 2]")).status); // bad body
     answers.push((await svc.webhook("{not json")).status); // bad body
     answers.push((await svc.webhook(messageEvent({ objectType: "email", metric: "sent", deliveryId: deliveryId(), extra: { content: "x".repeat(5000) } }))).status); // too large
-    // Unavailable: the deliveries table is locked, so the commit cannot finish within WEBHOOK_TIMEOUT_MS.
+    // Unavailable: the events table is locked, so the commit cannot finish within WEBHOOK_TIMEOUT_MS.
     const locker = new pg.Client({ connectionString: db.url });
     await locker.connect();
     try {
       await locker.query("BEGIN");
-      await locker.query("LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE");
+      await locker.query("LOCK TABLE delivery_events IN ACCESS EXCLUSIVE MODE");
       answers.push((await svc.webhook(messageEvent({ objectType: "email", metric: "opened", deliveryId: deliveryId() }))).status);
     } finally {
       await locker.query("ROLLBACK");

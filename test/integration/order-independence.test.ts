@@ -7,6 +7,7 @@ import fc from "fast-check";
 import pg from "pg";
 import { normalizeEvent, type JsonObject } from "../../src/events/event.js";
 import { writeBatch } from "../../src/events/event-store.js";
+import { applyQueued, drainQueue } from "../../src/events/projector.js";
 import { ensurePartitions } from "../../src/events/partitions.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { startTestService } from "../helpers/service.js";
@@ -132,9 +133,21 @@ describe("order independence", () => {
           const c = `c${runs}`;
           await writeBatch(pool, [...withDupes].reverse().map(({ spec, i }) => normalized(spec, i, c)));
 
-          const [ra, rb, rc] = [await rowsFor(a), await rowsFor(b), await rowsFor(c)];
+          // D: the webhook path: shuffled batches queued, and the projector applying batches of other
+          // random sizes in between (and what is left at the end).
+          const d = `d${runs}`;
+          for (let start = 0, s = 0; start < shuffled.length; s++) {
+            const size = sizes[s % sizes.length]!;
+            await writeBatch(pool, shuffled.slice(start, start + size).map(({ spec, i }) => normalized(spec, i, d)), { queue: true });
+            await applyQueued(pool, sizes[(s + 1) % sizes.length]!);
+            start += size;
+          }
+          await drainQueue(pool);
+
+          const [ra, rb, rc, rd] = [await rowsFor(a), await rowsFor(b), await rowsFor(c), await rowsFor(d)];
           assert.deepEqual(rb, ra);
           assert.deepEqual(rc, ra);
+          assert.deepEqual(rd, ra);
         },
       ),
       { numRuns: 60 },
@@ -151,8 +164,10 @@ describe("order independence", () => {
       const concurrentTag = "http";
       const bodies = specs.map((spec, i) => build(spec, i, concurrentTag).event);
       const twice = [...bodies, ...bodies.slice(0, 40)].reverse(); // duplicates racing their originals
-      const results = await Promise.all(twice.map((body) => svc.webhook(body)));
+      // Not waiting for each: the projector applies batches while the others are still arriving.
+      const results = await Promise.all(twice.map((body) => svc.webhook(body, { wait: false })));
       assert.ok(results.every((r) => r.status === 200), JSON.stringify(results.find((r) => r.status !== 200)));
+      await svc.service.projector.drain();
 
       assert.deepEqual(await rowsFor(concurrentTag), await rowsFor(sequentialTag));
       const [{ count }] = (await db.query<{ count: string }>("SELECT count(*) FROM delivery_events WHERE event_id LIKE '%-http'")) as [{ count: string }];

@@ -60,7 +60,7 @@ describe("starting with no configuration", () => {
     } finally {
       svc.child.kill("SIGTERM");
     }
-    assert.equal(await svc.exited, 0);
+    assert.equal(await svc.exited, 0, `signal ${svc.child.signalCode}; output:\n${svc.output().slice(-3000)}`);
     assert.match(svc.output(), /embedded PostgreSQL stopped/);
     assert.ok(!fs.existsSync(path.join(dataDir, "postgres", "postmaster.pid")), "the embedded server is down");
 
@@ -72,7 +72,7 @@ describe("starting with no configuration", () => {
     } finally {
       again.child.kill("SIGTERM");
     }
-    assert.equal(await again.exited, 0);
+    assert.equal(await again.exited, 0, `signal ${again.child.signalCode}; output:\n${again.output().slice(-3000)}`);
   });
 
   it("refuses production settings without a signing key, naming the variable", async () => {
