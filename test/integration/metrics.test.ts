@@ -72,6 +72,7 @@ describe("/metrics on the admin listener", () => {
       "ciocompanion_customerio_requests_total", "ciocompanion_customerio_request_duration_seconds", "ciocompanion_customerio_rate_limit_wait_seconds",
       "ciocompanion_unsubscribes_total", "ciocompanion_db_pool_connections_in_use", "ciocompanion_db_pool_waiting_requests", "ciocompanion_reconcile_runs_total",
       "ciocompanion_webhooks_silent", "ciocompanion_process_start_time_seconds", "ciocompanion_nodejs_eventloop_lag_seconds", "ciocompanion_webhook_heartbeat_timestamp_seconds",
+      "ciocompanion_projection_queue_rows", "ciocompanion_projection_queue_oldest_age_seconds",
     ]) {
       assert.ok(families.has(name), `${name} is not exposed`);
     }
@@ -187,9 +188,10 @@ describe("/metrics on the admin listener", () => {
 });
 
 describe("two instances on one database", () => {
-  it("report the same database-wide gauges: outbox rows by status and kind, estimates, oldest pending, last webhook", async () => {
+  it("report the same database-wide gauges: outbox rows by status and kind, estimates, oldest pending, the projection queue, last webhook", async () => {
     const env = { REPORTER_ENABLED: "false" };
     const [a, b] = [await startTestService(db.url, env), await startTestService(db.url, env)];
+    const locker = new pg.Client({ connectionString: db.url });
     try {
       // Pending rows ten minutes old, dead letters, and more pending push events than are counted
       // exactly; statistics flushed, then ANALYZE, from one session so the estimate sees them all.
@@ -209,11 +211,15 @@ describe("two instances on one database", () => {
       } finally {
         await session.end();
       }
-      assert.equal((await a.webhook(messageEvent({ objectType: "email", metric: "sent", deliveryId: deliveryId() }))).status, 200);
+      // Three webhooks stored while deliveries are locked: they wait in the projection queue.
+      await locker.connect();
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE deliveries IN SHARE MODE");
+      for (const metric of ["sent", "delivered", "opened"]) assert.equal((await a.webhook(messageEvent({ objectType: "email", metric, deliveryId: deliveryId() }), { wait: false })).status, 200);
       await waitFor("the heartbeat written", async () => (await db.query("SELECT 1 FROM webhook_heartbeat WHERE last_received_at IS NOT NULL")).length === 1);
 
       const gauges = (s: Scrape, name: string) => JSON.stringify((s.get(name)?.samples ?? []).map((x) => [JSON.stringify(x.labels), x.value]).sort());
-      const SHARED = ["ciocompanion_outbox_rows", "ciocompanion_outbox_rows_estimate", "ciocompanion_webhook_heartbeat_timestamp_seconds"];
+      const SHARED = ["ciocompanion_outbox_rows", "ciocompanion_outbox_rows_estimate", "ciocompanion_webhook_heartbeat_timestamp_seconds", "ciocompanion_projection_queue_rows"];
       // PostgreSQL's statistics (the estimate) may still move while they are flushed: scraped until two
       // scrapes made at once agree; the exact counts must agree every time.
       const [sa, sb] = await waitFor("two scrapes that agree", async () => {
@@ -236,9 +242,16 @@ describe("two instances on one database", () => {
       const ageB = valueOf(sb, "ciocompanion_outbox_oldest_pending_age_seconds", { kind: "identify" });
       assert.ok(Math.abs(ageA - ageB) < 5, `ages ${ageA} and ${ageB}`);
       assert.ok(Math.abs(valueOf(sa, "ciocompanion_webhook_heartbeat_timestamp_seconds") - Date.now() / 1000) < 30);
+      assert.equal(valueOf(sa, "ciocompanion_projection_queue_rows"), 3);
+      for (const s of [sa, sb]) {
+        const age = valueOf(s, "ciocompanion_projection_queue_oldest_age_seconds");
+        assert.ok(age > 0 && age < 30, `the oldest queued event is ${age} s old`);
+      }
       // The pools are each instance's own.
       assert.equal(valueOf(sa, "ciocompanion_db_pool_max_connections", { pool: "ingest" }), 10);
     } finally {
+      await locker.query("ROLLBACK").catch(() => undefined);
+      await locker.end();
       await a.stop();
       await b.stop();
     }
