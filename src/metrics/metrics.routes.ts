@@ -4,13 +4,15 @@
 // - the public listener serves it only when METRICS_CREDENTIALS is set, and then only with Basic auth;
 //   without them it answers 404 and says where the metrics are.
 // Each scrape reads the database-wide gauges first (one bounded statement, database-gauges.ts), then
-// writes out the process's instruments, this service's pools and those gauges.
+// writes out the process's instruments (the first scrape starts prom-client's process metrics), this
+// service's pools and those gauges.
 import Router from "@koa/router";
 import type { Next } from "koa";
 import type client from "prom-client";
 import { basicCredentials } from "../core/basic-auth.js";
 import { HttpError } from "../core/errors.js";
 import type { AppContext, AppState } from "../core/http.js";
+import { startProcessMetrics } from "../core/metrics.js";
 import type { DatabaseGauges } from "./database-gauges.js";
 
 export const METRICS_PATH = "/metrics";
@@ -27,7 +29,7 @@ function metricsAuth(pairs: readonly string[]) {
   };
 }
 
-export function metricsRoutes(credentials: readonly string[], listener: Listener, registry: client.Registry, gauges: Pick<DatabaseGauges, "refresh">): Router<AppState> {
+export function metricsRoutes(credentials: readonly string[], listener: Listener, registries: readonly client.Registry[], gauges: Pick<DatabaseGauges, "refresh">): Router<AppState> {
   const router = new Router<AppState>();
   if (listener === "public" && credentials.length === 0) {
     router.get(METRICS_PATH, () => {
@@ -36,10 +38,12 @@ export function metricsRoutes(credentials: readonly string[], listener: Listener
     return router;
   }
   router.get(METRICS_PATH, metricsAuth(credentials), async (ctx) => {
+    startProcessMetrics();
     await gauges.refresh();
     ctx.set("cache-control", "no-store");
-    ctx.type = registry.contentType;
-    ctx.body = await registry.metrics();
+    ctx.type = registries[0]!.contentType;
+    // Each registry writes whole families; their names never repeat across them.
+    ctx.body = (await Promise.all(registries.map((r) => r.metrics()))).join("");
   });
   return router;
 }

@@ -47,10 +47,10 @@ export function observeService(config: Pick<Config, "metrics" | "database">, dat
   poolGauge("db_pool_max_connections", "Size of each pool (its most connections).", (p) => p.options.max);
 
   const gauges = new DatabaseGauges(pool, own);
-  // One registry for the scrape: the process's instruments and this service's, by reference.
-  const registry = client.Registry.merge([processRegistry, own]);
   return {
-    routes: (listener) => [metricsRoutes(config.metrics.credentials, listener, registry, gauges)],
+    // Both registries are written at each scrape: the process's instruments (including those the first
+    // scrape starts) and this service's.
+    routes: (listener) => [metricsRoutes(config.metrics.credentials, listener, [processRegistry, own], gauges)],
     onAnswered: countAnswer,
     pool,
   };
