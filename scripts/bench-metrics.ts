@@ -60,8 +60,8 @@ const db = await startBenchDatabase("metrics");
 console.log(`bench:metrics  ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${mb(os.totalmem())}, node ${process.version}`);
 try {
   const cpuPerRequestUs = values["skip-load"] ? undefined : await ingestOverhead();
-  instrumentationCost(cpuPerRequestUs);
   if (!values["skip-scrape"]) await scrapeTime();
+  instrumentationCost(cpuPerRequestUs);
 } finally {
   await db.stop();
 }
