@@ -34,11 +34,12 @@ import { createAppApiClient, type AppApiSetup } from "./backfill/app-api-client.
 import { MessageFiller } from "./backfill/message-filler.js";
 import { Reconciler } from "./backfill/reconcile.js";
 import { checkSilence, WebhookHeartbeat, type SilenceStatus } from "./backfill/webhook-silence.js";
+import { observeService } from "./metrics/service-metrics.js";
 
 export interface Service {
   /** The public listener (PORT): webhooks, the relay, unsubscribe pages; reports only with REPORTS_CREDENTIALS. */
   url: string;
-  /** The admin listener (ADMIN_HOST:ADMIN_PORT, loopback by default): reports API, OpenAPI, dashboard at /reports. */
+  /** The admin listener (ADMIN_HOST:ADMIN_PORT, loopback by default): reports API, OpenAPI, dashboard at /reports, /metrics. */
   adminUrl: string;
   server: http.Server;
   adminServer: http.Server;
@@ -84,6 +85,8 @@ export async function startService(config: Config, log: Logger, options: Service
       ? createPool(database.url, { poolSize: 6, connectTimeoutMs: db.connectTimeoutMs * 10, statementTimeoutMs: Math.max(db.statementTimeoutMs, 30_000), applicationName: "cio-companion-reconcile" })
       : undefined;
     const pools = [ingestPool, reporterPool, reportsPool, ...(appApiPool ? [appApiPool] : [])];
+    const observed = observeService(config, database.url, { ingest: ingestPool, reporter: reporterPool, reports: reportsPool, reconcile: appApiPool });
+    if (observed.pool) pools.push(observed.pool);
     // An idle client whose server went away emits 'error'; the pool drops it and we reconnect later.
     for (const pool of pools) pool.on("error", (err) => log.warn({ err: err.message }, "idle database connection lost"));
     log.info({ database: safeUrl(database.url) }, "database connected");
@@ -169,15 +172,17 @@ export async function startService(config: Config, log: Logger, options: Service
         pipelinesRoutes(config.pipelines, pipelines, config.webhooks.timeoutMs),
         unsubscribeRoutes(config.unsubscribe, brand, unsubscribes, config.webhooks.timeoutMs),
         reportsRoutes(config.reports, reportsPool, "public", completeness),
+        ...observed.routes("public"),
       ],
       {
+        onAnswered: observed.onAnswered,
         trustProxyHops: config.trustProxyHops,
         bodyBudget: { budget: new ByteBudget(config.requestBodyBudgetBytes), maxBodyBytes: Math.max(config.webhooks.bodyLimitBytes, config.relay.bodyLimitBytes, MAX_BATCH_REQUEST_BYTES) },
       },
     );
     // Personal data (reports, the dashboard) has a listener of its own, on loopback unless ADMIN_HOST
     // says otherwise: a proxy in front of the public port can never reach it.
-    const adminApp = createHttpApp(log, [healthRoutes(dataSource, () => shuttingDown), reportsRoutes(config.reports, reportsPool, "admin", completeness), dashboardHomeRoutes()]);
+    const adminApp = createHttpApp(log, [healthRoutes(dataSource, () => shuttingDown), reportsRoutes(config.reports, reportsPool, "admin", completeness), dashboardHomeRoutes(), ...observed.routes("admin")]);
 
     // Port taken (say): undo what started, so the database closes without stray errors.
     const stopBackground = async () => {

@@ -24,6 +24,7 @@ Common variables:
   PIPELINES_WRITE_KEYS            write keys the Data Pipelines relay (/v1/...) accepts (unset: any)
   REPORTER_TRANSPORT              track (default) or pipelines (with CIO_CDP_WRITE_KEY)
   CIO_APP_API_KEY                 App API key: hourly reconciliation (and npm run backfill)
+  METRICS_CREDENTIALS             user:password for /metrics on PORT too (always on ADMIN_PORT)
 
 Options:
   -h, --help   this help

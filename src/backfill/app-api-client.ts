@@ -10,6 +10,7 @@ import type pg from "pg";
 import { Pool } from "undici";
 import type { Config } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
+import { endpointLabel, metrics } from "../core/metrics.js";
 import { RateLimiter } from "../reporter/rate-limiter.js";
 import { isRetryableStatus, parseRetryAfter, TRACK_HOSTS, TrackClient } from "../reporter/track-client.js";
 
@@ -161,6 +162,7 @@ export class AppApiClient {
     const url = new URL(`${await this.baseUrl()}${path}`);
     const name = `GET ${url.pathname}`;
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
+    const answered = metrics.customerIoRequest("app", endpointLabel("GET", url.pathname));
     let res;
     try {
       res = await this.pool(url.origin).request({
@@ -171,16 +173,20 @@ export class AppApiClient {
       });
     } catch (err) {
       const e = err as Error & { code?: string };
-      if (signal?.aborted) throw err;
-      const reason = e.name === "TimeoutError" || timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : `${e.code ?? e.name}: ${e.message}`;
+      if (signal?.aborted) throw err; // we stopped it: not an answer of Customer.io's
+      const timedOut = e.name === "TimeoutError" || timeout.aborted;
+      answered(timedOut ? "timeout" : "network_error");
+      const reason = timedOut ? `no answer within ${this.options.timeoutMs} ms` : `${e.code ?? e.name}: ${e.message}`;
       throw new AppApiError(`${name}: ${reason}`, true);
     }
     let text: string;
     try {
       text = await res.body.text();
     } catch (err) {
+      answered("network_error");
       throw new AppApiError(`${name}: response cut off (${(err as Error).message})`, true, res.statusCode);
     }
+    answered(res.statusCode);
     if (res.statusCode >= 200 && res.statusCode < 300) {
       try {
         return JSON.parse(text) as unknown;

@@ -8,6 +8,7 @@ import type pg from "pg";
 import type { ReconcileConfig } from "../core/config.js";
 import { checkout } from "../core/database.js";
 import type { Logger } from "../core/logger.js";
+import { metrics } from "../core/metrics.js";
 import { createRun, finishRun, type RunRow } from "./backfill-runs.repository.js";
 import { likelyCause } from "./gap-cause.js";
 import type { MessageFiller } from "./message-filler.js";
@@ -56,6 +57,7 @@ export class Reconciler {
     try {
       const result = await this.filler.fill({ from, to, runId: run.id, windowDays: WINDOW_DAYS, signal });
       if (result.interrupted) {
+        metrics.reconciled("stopped");
         const stopped = await finishRun(this.pool, run.id, { status: "failed", error: "stopped before the end of the window: the service was shutting down" });
         return { run: stopped };
       }
@@ -68,6 +70,7 @@ export class Reconciler {
         cause = likelyCause({ ...result.shape, messagesRead: c.messagesRead, deliveriesMissing: c.deliveriesMissing, lastWebhookAt: rows[0]?.last_received_at?.getTime() ?? null });
       }
       const done = await finishRun(this.pool, run.id, { status: "done", cause });
+      metrics.reconciled(c.deliveriesMissing + c.metricsMissing === 0 ? "complete" : "filled", { deliveriesMissing: c.deliveriesMissing, metricsMissing: c.metricsMissing, missingRatio: missingPercent / 100 });
       const window = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
       const fields = { runId: run.id, window, messagesChecked: c.messagesRead, deliveriesMissing: c.deliveriesMissing, metricsMissing: c.metricsMissing, missingByMetric: c.missingByMetric, deliveriesCreated: c.deliveriesCreated, metricsAdded: c.metricsAdded, missingPercent: Number(missingPercent.toFixed(2)) };
       if (c.deliveriesMissing + c.metricsMissing === 0) this.log.info(fields, "reconciliation: nothing missing");
@@ -79,6 +82,7 @@ export class Reconciler {
       }
       return { run: done, missingPercent };
     } catch (err) {
+      metrics.reconciled("failed");
       await finishRun(this.pool, run.id, { status: "failed", error: (err as Error).message.slice(0, 2000) }).catch(() => undefined);
       throw err;
     }

@@ -6,6 +6,7 @@
 // alone is not reported: a quiet workspace sends nothing.
 import type pg from "pg";
 import type { Logger } from "../core/logger.js";
+import { metrics } from "../core/metrics.js";
 
 type Queryable = Pick<pg.Pool, "query">;
 
@@ -102,6 +103,7 @@ export function describeSilence(s: SilenceStatus): string {
 export async function checkSilence(db: Queryable, thresholdMinutes: number, log: Logger): Promise<SilenceStatus | null> {
   if (thresholdMinutes <= 0) return null;
   const status = await silenceStatus(db, thresholdMinutes);
+  metrics.silenceChecked(status.silent);
   if (!status.silent) return status;
   const claimed = await db.query(
     `UPDATE webhook_heartbeat SET silence_reported_at = now()

@@ -199,6 +199,9 @@ const envSchema = z.object({
   ERASURE_SECRET: z.string().optional(),
 
   REPORTS_CREDENTIALS: csv.refine((pairs) => pairs.every((p) => /^[^:]+:.+$/.test(p)), "must be comma-separated user:password pairs"),
+
+  METRICS_ENABLED: bool(true),
+  METRICS_CREDENTIALS: csv.refine((pairs) => pairs.every((p) => /^[^:]+:.+$/.test(p)), "must be comma-separated user:password pairs"),
 });
 
 export interface Config {
@@ -275,6 +278,15 @@ export interface Config {
     /**
      * user:password pairs. Set: Basic auth on both listeners, and the public one serves reports too.
      * Empty: reports on the admin listener only, to clients on this machine.
+     */
+    credentials: string[];
+  };
+  metrics: {
+    /** METRICS_ENABLED: record metrics and serve /metrics (false: neither, for those who want none and the overhead benchmark). */
+    enabled: boolean;
+    /**
+     * user:password pairs. Set: Basic auth on /metrics on both listeners, and the public one serves it
+     * too. Empty: /metrics on the admin listener only, to whoever reaches it.
      */
     credentials: string[];
   };
@@ -447,6 +459,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
   const reconcileEnabled = e.RECONCILE_ENABLED === undefined || e.RECONCILE_ENABLED === "" ? hasAppApiKey : ["true", "1", "yes"].includes(e.RECONCILE_ENABLED);
   if (reconcileEnabled && !hasAppApiKey) problems.push("RECONCILE_ENABLED: reconciliation needs CIO_APP_API_KEY (Customer.io: Account Settings > API Credentials > App API Keys)");
   if (!cron.validate(e.RECONCILE_SCHEDULE)) problems.push(`RECONCILE_SCHEDULE: not a valid cron expression: "${e.RECONCILE_SCHEDULE}"`);
+  if (!e.METRICS_ENABLED && e.METRICS_CREDENTIALS.length > 0) problems.push("METRICS_CREDENTIALS: set, but METRICS_ENABLED=false serves no metrics; unset one of them");
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -511,6 +524,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, hooks: ConfigHo
       backoffMaxMs: e.REPORTER_BACKOFF_MAX_MS,
     },
     reports: { credentials: e.REPORTS_CREDENTIALS },
+    metrics: { enabled: e.METRICS_ENABLED, credentials: e.METRICS_CREDENTIALS },
     maintenance: { schedule: e.MAINTENANCE_SCHEDULE, eventRetentionDays: e.EVENT_RETENTION_DAYS, outboxRetentionDays: e.OUTBOX_RETENTION_DAYS },
     erasureSecret: e.ERASURE_SECRET || derivedSecret(signingKeys, "erasure"),
     trustProxyHops: e.TRUST_PROXY,

@@ -26,6 +26,8 @@ export interface HttpAppOptions {
   trustProxyHops?: number;
   /** Request-body bytes held at once across all requests, and the largest body any route takes. */
   bodyBudget?: { budget: ByteBudget; maxBodyBytes: number };
+  /** Told of every answer once it is decided, errors included (how /metrics counts outcomes). Must not throw or wait. */
+  onAnswered?: (ctx: AppContext) => void;
 }
 
 export function createHttpApp(log: Logger, routers: Router<AppState>[], options: HttpAppOptions = {}): Koa<AppState> {
@@ -53,6 +55,7 @@ export function createHttpApp(log: Logger, routers: Router<AppState>[], options:
     } catch (err) {
       respondWithError(ctx, err);
     }
+    options.onAnswered?.(ctx);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     const line = { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 };
     if (ctx.status >= 500) ctx.state.log.warn(line, "request");

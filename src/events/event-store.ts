@@ -12,6 +12,7 @@ import { batchParams, eventParams, hasSideRows, INGEST_ONE_QUEUED_SQL, INGEST_QU
 import { CLEARED_FIELDS, jsonText, type NormalizedEvent } from "./event.js";
 import type { ErasedPeople } from "./erasures.js";
 import { ensurePartitions, isMissingPartition } from "./partitions.js";
+import { metrics } from "../core/metrics.js";
 
 export type { OutboxEntry, UnsubscribeEntry, Write } from "./projection.sql.js";
 /** Stored now, found already stored, or refused by its channel guard (Write.notForChannels). */
@@ -66,7 +67,11 @@ export class EventStore implements EventSink {
     }
     const guarded = this.erased ? { ...write, event: this.erased.guard(write.event) } : write;
     return new Promise((resolve, reject) => {
-      this.queue.push({ write: guarded, resolve, reject });
+      const counted = (outcome: StoreOutcome) => {
+        if (outcome.status === "stored") metrics.eventStored(guarded.event);
+        resolve(outcome);
+      };
+      this.queue.push({ write: guarded, resolve: counted, reject });
       this.pump();
     });
   }
@@ -86,7 +91,9 @@ export class EventStore implements EventSink {
     while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxBatch);
       this.inFlight++;
+      const committed = metrics.batchStarted(batch.length);
       void this.flush(batch).finally(() => {
+        committed();
         this.inFlight--;
         this.pump();
         if (this.inFlight === 0 && this.queue.length === 0) for (const done of this.idle.splice(0)) done();

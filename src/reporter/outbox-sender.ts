@@ -8,6 +8,7 @@ import os from "node:os";
 import type pg from "pg";
 import type { ReporterConfig } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
+import { metrics } from "../core/metrics.js";
 import { REPORT_DELIVERY_EVENT } from "../events/pipelines-event.js";
 import { claim, customersOf, extendLeases, markDelivered, markFailed, release, type Failure, type OutboxRow } from "./outbox.repository.js";
 import { MAX_FORWARD_BATCH_BYTES } from "./pipelines-body.js";
@@ -74,6 +75,14 @@ export function ownPipelinesCall(row: OutboxRow, customerId: string | undefined)
   for (const f of ["href", "reason"]) if (typeof p[f] === "string") properties[f] = p[f];
   const person = customerId ? { userId: customerId } : { anonymousId: anonymousIdFor(deliveryId) };
   return { type: "track", event: REPORT_DELIVERY_EVENT, ...person, properties, messageId, timestamp: iso(p["timestamp"], row.created_at) };
+}
+
+/** Counts a job's rows by kind (a Data Pipelines batch of our own calls mixes kinds). */
+function countRows(rows: readonly OutboxRow[], outcome: "delivered" | "retry" | "dead"): void {
+  if (rows.length === 0) return;
+  const byKind = new Map<string, number>();
+  for (const r of rows) byKind.set(r.kind, (byKind.get(r.kind) ?? 0) + 1);
+  for (const [kind, n] of byKind) metrics.outboxAttempted(kind, outcome, n);
 }
 
 export interface DrainResult {
@@ -372,6 +381,8 @@ export class OutboxSender {
       this.log.error({ err: dbErr, rows: job.rows.length }, "sent to Customer.io but could not record it");
       return { delivered: 0, retried: job.rows.length, dead: 0 };
     }
+    countRows(delivered, "delivered");
+    countRows(job.rows.filter((_, i) => failed.has(i)), "dead");
     return { delivered: delivered.length, retried: 0, dead: rejected.length };
   }
 
@@ -395,6 +406,8 @@ export class OutboxSender {
       this.log.error({ err: dbErr }, "could not record an outbox failure");
     }
     const dead = failures.filter((f) => f.dead).length;
+    countRows(job.rows.filter((_, i) => failures[i]!.dead), "dead");
+    countRows(job.rows.filter((_, i) => !failures[i]!.dead), "retry");
     this.log.warn({ kind: job.rows[0]!.kind, rows: job.rows.length, status: e.status, retryable: e.retryable, dead }, `Customer.io call failed: ${e.message.slice(0, 200)}`);
     return { delivered: 0, retried: failures.length - dead, dead };
   }

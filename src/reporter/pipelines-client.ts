@@ -5,6 +5,7 @@
 // 401 instead of a 200 that silently drops it: only then can a rejected call become a dead letter.
 import { Pool } from "undici";
 import type { Logger } from "../core/logger.js";
+import { endpointLabel, metrics } from "../core/metrics.js";
 import { isRetryableStatus, parseRetryAfter, TrackError, type TrackResponse } from "./track-client.js";
 
 export const PIPELINES_HOSTS = { us: "https://cdp.customer.io/v1", eu: "https://cdp-eu.customer.io/v1" } as const;
@@ -31,6 +32,7 @@ export class PipelinesClient {
       throw new TrackError(`Data Pipelines host unknown: ${(err as Error).message}`, true);
     }
     const url = new URL(`${base}/batch`);
+    const answered = metrics.customerIoRequest("pipelines", endpointLabel("POST", url.pathname));
     let res;
     try {
       res = await this.pool(url.origin).request({
@@ -48,15 +50,19 @@ export class PipelinesClient {
       });
     } catch (err) {
       const e = err as Error & { code?: string };
-      const reason = e.name === "TimeoutError" || e.name === "AbortError" ? `no answer within ${this.options.timeoutMs} ms` : `${e.code ?? e.name}: ${e.message}`;
+      const timedOut = e.name === "TimeoutError" || e.name === "AbortError";
+      answered(timedOut ? "timeout" : "network_error");
+      const reason = timedOut ? `no answer within ${this.options.timeoutMs} ms` : `${e.code ?? e.name}: ${e.message}`;
       throw new TrackError(`POST ${url.pathname}: ${reason}`, true);
     }
     let text: string;
     try {
       text = await res.body.text();
     } catch (err) {
+      answered("network_error");
       throw new TrackError(`POST ${url.pathname}: response cut off (${(err as Error).message})`, true, res.statusCode);
     }
+    answered(res.statusCode);
     if (res.statusCode >= 200 && res.statusCode < 300) {
       let parsed: unknown = null;
       try {

@@ -10,6 +10,7 @@
 // busy event loop, a slow reservation) would bunch with the next slot's: that slot is given up and
 // another reserved, so two starts are never less than half a slot apart.
 import type pg from "pg";
+import { metrics } from "../core/metrics.js";
 import { reserveSlot } from "./outbox.repository.js";
 
 /** Late starts in a row after which a request goes anyway (a machine too busy to keep any slot). */
@@ -30,6 +31,15 @@ export class RateLimiter {
 
   /** Counts an attempt for the rows about to be sent and resolves when their request may start. */
   async take(ids: readonly string[], token: string): Promise<void> {
+    const started = performance.now();
+    try {
+      await this.takeSlot(ids, token);
+    } finally {
+      metrics.rateLimitWaited(this.name, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async takeSlot(ids: readonly string[], token: string): Promise<void> {
     for (let late = 0; ; late++) {
       const sent = Date.now();
       const { slotAt, now } = await reserveSlot(this.pool, this.name, this.perSecond, late === 0 ? { ids, token } : null);

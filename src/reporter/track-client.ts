@@ -3,6 +3,7 @@
 // (network, timeout, 408, 429, 5xx) or permanent.
 import { Pool } from "undici";
 import type { Logger } from "../core/logger.js";
+import { endpointLabel, metrics } from "../core/metrics.js";
 
 export const TRACK_HOSTS = { us: "https://track.customer.io", eu: "https://track-eu.customer.io" } as const;
 
@@ -224,6 +225,7 @@ export class TrackClient {
       if (!this.hasCredentials) throw new TrackError(`${method} ${path} needs CIO_SITE_ID and CIO_API_KEY`, false);
       headers["authorization"] = `Basic ${Buffer.from(`${this.options.siteId}:${this.options.apiKey}`).toString("base64")}`;
     }
+    const answered = metrics.customerIoRequest("track", endpointLabel(method, url.pathname));
     let res;
     try {
       res = await this.pool(url.origin).request({
@@ -235,15 +237,19 @@ export class TrackClient {
       });
     } catch (err) {
       const e = err as Error & { code?: string };
-      const reason = e.name === "TimeoutError" || e.name === "AbortError" ? `no answer within ${this.options.timeoutMs} ms` : `${e.code ?? e.name}: ${e.message}`;
+      const timedOut = e.name === "TimeoutError" || e.name === "AbortError";
+      answered(timedOut ? "timeout" : "network_error");
+      const reason = timedOut ? `no answer within ${this.options.timeoutMs} ms` : `${e.code ?? e.name}: ${e.message}`;
       throw new TrackError(`${method} ${path}: ${reason}`, true);
     }
     let text: string;
     try {
       text = await res.body.text();
     } catch (err) {
+      answered("network_error");
       throw new TrackError(`${method} ${path}: response cut off (${(err as Error).message})`, true, res.statusCode);
     }
+    answered(res.statusCode);
     if (res.statusCode >= 200 && res.statusCode < 300) {
       let parsed: unknown = null;
       try {

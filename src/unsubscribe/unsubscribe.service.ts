@@ -5,6 +5,7 @@
 // the current state is a no-op.
 import { randomUUID } from "node:crypto";
 import type { UnsubscribeMethod } from "../../entities/unsubscribe.entity.js";
+import { metrics } from "../core/metrics.js";
 import type { DeliveryFacts, DeliveryLookup } from "../events/delivery-lookup.js";
 import type { JsonObject } from "../events/event.js";
 import type { EventSink, OutboxEntry } from "../events/event-store.js";
@@ -71,6 +72,7 @@ export class UnsubscribeService {
       outbox,
       unsubscribe: { deliveryId, unsubscribe, method, attributesUpdate, clientIp: client?.ip ?? null, userAgent: client?.userAgent?.slice(0, 500) ?? null },
     });
+    metrics.unsubscribeRecorded(method, unsubscribe);
     this.onQueued();
     return { changed: true };
   }

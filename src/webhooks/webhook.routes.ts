@@ -6,6 +6,7 @@ import type { Config } from "../core/config.js";
 import { badRequest, unauthorized, unavailableOr } from "../core/errors.js";
 import { withDeadline } from "../core/deadline.js";
 import type { AppState } from "../core/http.js";
+import { metrics } from "../core/metrics.js";
 import { readRawBody } from "../core/raw-body.js";
 import { isJsonObject, normalizeEvent } from "../events/event.js";
 import type { EventSink } from "../events/event-store.js";
@@ -50,6 +51,7 @@ export function webhookRoutes(config: Config["webhooks"], store: EventSink, onRe
       throw unavailableOr(err, "The event could not be stored right now; retry later");
     }
     onReceived();
+    if (outcome.status === "stored") metrics.webhookEventLag(event.occurredAt, event.receivedAt);
     ctx.status = 200;
     ctx.body = { ok: true, event_id: event.eventId, duplicate: outcome.status === "duplicate" };
   });

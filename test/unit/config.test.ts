@@ -94,4 +94,17 @@ describe("configuration", () => {
     const later = problemsOf(() => loadConfig({ ...base, RECONCILE_ENABLED: "true", RECONCILE_SCHEDULE: "hourly" }));
     assert.deepEqual(later, ["RECONCILE_ENABLED: reconciliation needs CIO_APP_API_KEY (Customer.io: Account Settings > API Credentials > App API Keys)", 'RECONCILE_SCHEDULE: not a valid cron expression: "hourly"']);
   });
+
+  it("serves metrics by default, on the admin listener only, and names bad metrics settings", () => {
+    const base = { CIO_WEBHOOK_SIGNING_KEYS: "k" };
+    assert.deepEqual(loadConfig(base).metrics, { enabled: true, credentials: [] });
+    assert.deepEqual(loadConfig({ ...base, METRICS_CREDENTIALS: "prom:a:b, other:c" }).metrics, { enabled: true, credentials: ["prom:a:b", "other:c"] });
+    assert.equal(loadConfig({ ...base, METRICS_ENABLED: "false" }).metrics.enabled, false);
+    const problems = problemsOf(() => loadConfig({ ...base, METRICS_ENABLED: "maybe", METRICS_CREDENTIALS: "no-password", REPORTS_CREDENTIALS: "x" }));
+    assert.deepEqual(problems.map((p) => p.split(":")[0]).sort(), ["METRICS_CREDENTIALS", "METRICS_ENABLED", "REPORTS_CREDENTIALS"]);
+    assert.ok(!problems.join("\n").includes("no-password"), "a credential is not repeated in the error");
+    assert.deepEqual(problemsOf(() => loadConfig({ ...base, METRICS_ENABLED: "false", METRICS_CREDENTIALS: "prom:secret" })), [
+      "METRICS_CREDENTIALS: set, but METRICS_ENABLED=false serves no metrics; unset one of them",
+    ]);
+  });
 });
