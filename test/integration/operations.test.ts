@@ -63,8 +63,8 @@ describe("graceful shutdown", () => {
     const locker = await db.pool.connect();
     const id = deliveryId();
     await locker.query("BEGIN");
-    await locker.query("LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE");
-    const inFlight = svc.webhook(messageEvent({ objectType: "email", metric: "sent", deliveryId: id }));
+    await locker.query("LOCK TABLE projection_queue IN ACCESS EXCLUSIVE MODE");
+    const inFlight = svc.webhook(messageEvent({ objectType: "email", metric: "sent", deliveryId: id }), { wait: false });
     await new Promise((r) => setTimeout(r, 200)); // the request is now waiting on the lock
     const stopped = svc.stop();
     await new Promise((r) => setTimeout(r, 100));
@@ -73,7 +73,7 @@ describe("graceful shutdown", () => {
     const res = await inFlight;
     await stopped;
     assert.equal(res.status, 200, "the in-flight request was answered after its commit");
-    assert.equal((await db.query("SELECT 1 FROM deliveries WHERE delivery_id = $1", [id])).length, 1);
+    assert.equal((await db.query("SELECT 1 FROM deliveries WHERE delivery_id = $1", [id])).length, 1, "and applied to its delivery before the stop finished");
     await assert.rejects(fetch(`${svc.url}/healthz`), "no longer accepting connections");
   });
 });
