@@ -1,5 +1,5 @@
 // The process: read configuration, start the service, and shut down gracefully on SIGINT/SIGTERM.
-import { startService } from "./app.js";
+import { startService, type Service } from "./app.js";
 import { startedLogFields, startupBox } from "./banner.js";
 import { parseCommandLine, type Tool } from "./core/cli.js";
 import { ConfigError, loadConfig } from "./core/config.js";
@@ -50,39 +50,50 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  let service;
-  try {
-    service = await startService(config, log);
-  } catch (err) {
-    const line = explainStartupError(err, { databaseUrl: config.database.url, host: config.host, port: config.port });
-    if (line === undefined) throw err;
-    process.stderr.write(`Failed to start: ${line}\n`);
-    process.exit(1);
-  }
-  const facts = { config, service, keyCreated };
-  // For the person who ran `npm start`; in production the log line below says the same, minus the key.
-  if (!config.production) process.stdout.write(startupBox(facts));
-  log.info(startedLogFields(facts), "listening");
-  if (config.webhooks.skipSignature) log.warn("INSECURE_SKIP_SIGNATURE=true: webhook signatures are NOT verified");
-
+  // Signals are handled from here on, also while the service starts: a Ctrl-C then waits for the start
+  // to finish and stops what it started (the embedded database included), instead of the process dying
+  // with the server left running.
+  let starting: Promise<Service | undefined> | undefined;
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "shutting down");
-    service.stop().then(
-      () => {
-        log.info("stopped");
-        process.exit(0);
-      },
-      (err: unknown) => {
-        log.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
+    void (starting ?? Promise.resolve(undefined))
+      .catch(() => undefined) // a start that failed has nothing to stop
+      .then((service) => service?.stop())
+      .then(
+        () => {
+          log.info("stopped");
+          process.exit(0);
+        },
+        (err: unknown) => {
+          log.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
+
+  let service: Service;
+  try {
+    starting = startService(config, log);
+    starting.catch(() => undefined); // a failed start is handled below; a shutdown meanwhile just exits
+    service = (await starting)!;
+  } catch (err) {
+    if (stopping) return; // stopped while starting: the shutdown above exits
+    const line = explainStartupError(err, { databaseUrl: config.database.url, host: config.host, port: config.port });
+    if (line === undefined) throw err;
+    process.stderr.write(`Failed to start: ${line}\n`);
+    process.exit(1);
+  }
+  if (stopping) return; // a signal came while starting: the shutdown above stops the service
+  const facts = { config, service, keyCreated };
+  // For the person who ran `npm start`; in production the log line below says the same, minus the key.
+  if (!config.production) process.stdout.write(startupBox(facts));
+  log.info(startedLogFields(facts), "listening");
+  if (config.webhooks.skipSignature) log.warn("INSECURE_SKIP_SIGNATURE=true: webhook signatures are NOT verified");
 }
 
 main().catch((err: unknown) => {
