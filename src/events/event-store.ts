@@ -41,8 +41,8 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-// SQLSTATE classes that point at one row's data rather than at the database: worth isolating.
-const DATA_ERROR_CLASSES = ["22", "23", "54"];
+/** Whether PostgreSQL refused one row's data (SQLSTATE classes 22, 23, 54) rather than failed as a database: worth isolating. */
+export const isDataError = (err: unknown) => ["22", "23", "54"].includes(((err as { code?: string }).code ?? "").slice(0, 2));
 
 export class EventStore implements EventSink {
   private queue: Pending[] = [];
@@ -133,7 +133,7 @@ export class EventStore implements EventSink {
         return;
       }
       const code = (err as { code?: string }).code ?? "";
-      if (DATA_ERROR_CLASSES.includes(code.slice(0, 2))) {
+      if (isDataError(err)) {
         if (batch.length > 1) {
           // One event's data broke the statement: retry them one by one so only that one is affected.
           this.log.warn({ err, batchSize: batch.length }, "batch failed on data; retrying its events one by one");

@@ -569,7 +569,7 @@ person_upsert AS (
     updated_at = now()
   RETURNING 1
 )
-SELECT count(*)::int AS events, min(received_ms) AS oldest_received_ms FROM applied;
+SELECT count(*)::int AS events FROM applied;
 
 -- PROJECT_DELIVERIES_SQL: apply already stored events to replay's copy of deliveries.
 WITH input AS (

@@ -375,7 +375,7 @@ export const INGEST_WITH_SIDE_ROWS_SQL = ingestSql(true);
  * Takes up to $1 queued events, oldest first, and applies them to deliveries and person_subscriptions,
  * in one statement: the queue rows go in the same commit as what they change, so each event is applied
  * exactly once, whichever instance runs it (rows taken by another projector are skipped). Returns how
- * many were applied and the oldest one's arrival time (for the lag).
+ * many were applied.
  */
 export const PROJECT_QUEUE_SQL = `WITH applied AS (
   DELETE FROM projection_queue
@@ -386,7 +386,7 @@ ${DELIVERY_CHANGES},
 ${deliveryUpsert("deliveries")},
 ${PERSON_CHANGES},
 ${personUpsert("person_subscriptions")}
-SELECT count(*)::int AS events, min(received_ms) AS oldest_received_ms FROM applied`;
+SELECT count(*)::int AS events FROM applied`;
 
 /** Whether a batch needs INGEST_WITH_SIDE_ROWS_SQL (webhooks alone take the shorter statement). */
 export const hasSideRows = (writes: readonly Write[]) => writes.some((w) => w.outbox?.length || w.unsubscribe || w.notForChannels?.length);

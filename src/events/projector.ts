@@ -9,6 +9,7 @@
 import type pg from "pg";
 import type { Logger } from "../core/logger.js";
 import { CLEARED_FIELDS } from "./event.js";
+import { isDataError } from "./event-store.js";
 import { PROJECT_QUEUE_SQL, QUEUE_COLUMNS } from "./projection.sql.js";
 
 export interface ProjectorOptions {
@@ -25,10 +26,6 @@ export const DEFAULT_PROJECTOR: ProjectorOptions = { batch: 2000, intervalMs: 50
 export interface ProjectorStats {
   /** Runs finished (each applies batches until the queue is empty). */
   runs: number;
-  /** Events applied by this instance since it started. */
-  applied: number;
-  /** Time from arrival to applied of the oldest event of the last batch, in milliseconds. */
-  lastLagMs: number | null;
 }
 
 export class Projector {
@@ -39,7 +36,7 @@ export class Projector {
   private lastStart = 0;
   private stopped = false;
   private failing = false;
-  readonly stats: ProjectorStats = { runs: 0, applied: 0, lastLagMs: null };
+  readonly stats: ProjectorStats = { runs: 0 };
 
   constructor(
     private readonly pool: pg.Pool,
@@ -112,15 +109,13 @@ export class Projector {
     let taken = 0;
     while (taken < limit) {
       try {
-        const { events } = await applyQueued(this.pool, 1);
-        if (events === 0) return taken;
-        this.stats.applied += events;
+        if ((await applyQueued(this.pool, 1)) === 0) return taken;
       } catch (err) {
         if (!isDataError(err)) throw err;
         const { rows } = await this.pool.query<{ event_id: string; cleared: boolean }>(
           `WITH head AS (SELECT seq FROM projection_queue ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED),
-                gone AS (DELETE FROM projection_queue q USING head WHERE q.seq = head.seq AND q.person_key IS NULL AND q.identifiers IS NULL
-                           AND q.recipient IS NULL AND q.failure_message IS NULL RETURNING q.event_id, false AS cleared),
+                gone AS (DELETE FROM projection_queue q USING head WHERE q.seq = head.seq AND ${CLEARED_COLUMNS.map((c) => `q.${c} IS NULL`).join(" AND ")}
+                           RETURNING q.event_id, false AS cleared),
                 cleared AS (UPDATE projection_queue q SET ${CLEARED_COLUMNS.map((c) => `${c} = NULL`).join(", ")}
                             FROM head WHERE q.seq = head.seq AND NOT EXISTS (SELECT 1 FROM gone) RETURNING q.event_id, true AS cleared)
            SELECT * FROM gone UNION ALL SELECT * FROM cleared`,
@@ -137,13 +132,8 @@ export class Projector {
     return taken;
   }
 
-  private async applyBatch(): Promise<number> {
-    const { events, oldestReceivedMs } = await applyQueued(this.pool, this.options.batch);
-    if (events > 0) {
-      this.stats.applied += events;
-      this.stats.lastLagMs = oldestReceivedMs === null ? null : Date.now() - oldestReceivedMs;
-    }
-    return events;
+  private applyBatch(): Promise<number> {
+    return applyQueued(this.pool, this.options.batch);
   }
 
   /**
@@ -171,18 +161,14 @@ export class Projector {
 
 type Queryable = Pick<pg.Pool, "query"> | pg.PoolClient;
 
-// SQLSTATE classes that point at one row's values rather than at the database (as in event-store.ts).
-const isDataError = (err: unknown) => ["22", "23", "54"].includes(((err as { code?: string }).code ?? "").slice(0, 2));
-
 /** The queue's columns that CLEARED_FIELDS empties: what can break a constraint or an index downstream. */
 const CLEARED_COLUMNS = Object.keys(CLEARED_FIELDS).map((k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
 for (const c of CLEARED_COLUMNS) if (!QUEUE_COLUMNS.includes(c)) throw new Error(`CLEARED_FIELDS names ${c}, which projection_queue does not have`);
 
-/** Applies up to `limit` queued events (those no other transaction holds), oldest first. */
-export async function applyQueued(db: Queryable, limit: number): Promise<{ events: number; oldestReceivedMs: number | null }> {
-  const { rows } = await db.query<{ events: number; oldest_received_ms: number | null }>({ name: "project-queue", text: PROJECT_QUEUE_SQL, values: [limit] });
-  const r = rows[0]!;
-  return { events: r.events, oldestReceivedMs: r.oldest_received_ms === null ? null : Number(r.oldest_received_ms) };
+/** Applies up to `limit` queued events (those no other transaction holds), oldest first; returns how many. */
+export async function applyQueued(db: Queryable, limit: number): Promise<number> {
+  const { rows } = await db.query<{ events: number }>({ name: "project-queue", text: PROJECT_QUEUE_SQL, values: [limit] });
+  return rows[0]!.events;
 }
 
 /**
@@ -195,7 +181,7 @@ export async function drainQueue(db: Pick<pg.Pool, "query">, batch = DEFAULT_PRO
   const last = rows[0]!.last;
   if (last === null) return;
   for (;;) {
-    if ((await applyQueued(db, batch)).events > 0) continue;
+    if ((await applyQueued(db, batch)) > 0) continue;
     const left = await db.query<{ queued: boolean }>("SELECT EXISTS (SELECT 1 FROM projection_queue WHERE seq <= $1) AS queued", [last]);
     if (!left.rows[0]!.queued) return;
     // Rows a run in flight (here or on another instance) holds: wait for its commit.

@@ -126,7 +126,7 @@ export async function erasePerson(pool: pg.Pool, secret: string, seed: Identifie
     // Events still queued for the projector are applied first, in this transaction, so the person's
     // newest deliveries are found and scrubbed too (rows a projector is applying right now are left to
     // it: the second pass finds them).
-    while ((await applyQueued(client, DEFAULT_PROJECTOR.batch)).events > 0);
+    while ((await applyQueued(client, DEFAULT_PROJECTOR.batch)) > 0);
     const ids = await identify(client, seed);
     const changes = await scrubRows(client, ids);
     if (options.record ?? true) {
