@@ -15,7 +15,7 @@ import { Client } from "undici";
 import { parseCommandLine, type Tool } from "../src/core/cli.js";
 import { normalizeEvent, type JsonObject } from "../src/events/event.js";
 import { mb, startBenchDatabase } from "./lib/bench-db.js";
-import { queryOnce, runMatrix, startBenchServer, type BenchRequest } from "./lib/bench-http.js";
+import { percentile, queryOnce, runMatrix, startBenchServer, type BenchRequest } from "./lib/bench-http.js";
 import { webhookLoad } from "./lib/webhook-load.js";
 
 const TOOL: Tool = {
@@ -102,10 +102,6 @@ async function untilApplied(url: string): Promise<string> {
   }
   const ms = Date.now() - started;
   return ms > 50 ? ` (applied ${ms} ms after the load)` : "";
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 }
 
 /**

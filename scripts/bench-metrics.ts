@@ -19,7 +19,7 @@ import pg from "pg";
 import { parseCommandLine, type Tool } from "../src/core/cli.js";
 import { metrics, setMetricsEnabled } from "../src/core/metrics.js";
 import { freePort, mb, startBenchDatabase } from "./lib/bench-db.js";
-import { load, startBenchServer } from "./lib/bench-http.js";
+import { load, percentile, startBenchServer } from "./lib/bench-http.js";
 import { webhookLoad } from "./lib/webhook-load.js";
 
 const TOOL: Tool = {
@@ -70,10 +70,6 @@ try {
 function cpuSeconds(pid: number): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 function ms(n: number): string {

@@ -183,6 +183,11 @@ export async function runMatrix(m: Matrix): Promise<BenchRow[]> {
   return rows;
 }
 
+/** The p-th percentile (nearest rank) of ascending samples. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
 /** One query on the variant's database (the verification after a run). */
 export async function queryOnce<T extends Record<string, unknown>>(url: string, sql: string, params: unknown[]): Promise<T> {
   const client = new pg.Client({ connectionString: url });
